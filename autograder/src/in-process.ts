@@ -1,0 +1,114 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Rng, isTensor, tensor } from "@semantic-gap/lib";
+import { StudentError, type HiddenTest, type Student, type StudentObject, type TestPart } from "./types.js";
+
+/**
+ * A Student that imports the files of `dir` into this process. Only for trusted code (the reference
+ * solutions in vitest): it has none of the engine's isolation.
+ */
+export function inProcessStudent(dir: string): Student {
+  const load = async (file: string): Promise<Record<string, unknown>> => {
+    const full = path.join(dir, file);
+    if (!existsSync(full)) throw new StudentError("missing-file", `${file} was not found in the submission`);
+    return (await import(pathToFileURL(full).href)) as Record<string, unknown>;
+  };
+  const invoke = async (target: () => unknown): Promise<unknown> => {
+    try {
+      return await target();
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new StudentError(msg.startsWith("Not implemented") ? "not-implemented" : "threw", msg);
+    }
+  };
+  const wrapObject = (obj: Record<string, unknown>): StudentObject => ({
+    call: (method, ...args) => invoke(() => (obj[method] as (...a: unknown[]) => unknown)(...args)),
+    callWithArgs: async (method, ...args) => {
+      const copies = args.map(cloneValue);
+      const value = await invoke(() => (obj[method] as (...a: unknown[]) => unknown).apply(obj, copies));
+      return { value, argsAfter: copies };
+    },
+    get: async (prop) => obj[prop],
+  });
+  return {
+    async call(file, fn, ...args) {
+      const mod = await load(file);
+      if (typeof mod[fn] !== "function") throw new StudentError("missing-export", `${file} does not export ${fn}`);
+      return invoke(() => (mod[fn] as (...a: unknown[]) => unknown)(...args.map(cloneValue)));
+    },
+    async callWithArgs(file, fn, ...args) {
+      const mod = await load(file);
+      if (typeof mod[fn] !== "function") throw new StudentError("missing-export", `${file} does not export ${fn}`);
+      const copies = args.map(cloneValue);
+      const value = await invoke(() => (mod[fn] as (...a: unknown[]) => unknown)(...copies));
+      return { value, argsAfter: copies };
+    },
+    async construct(file, cls, ...args) {
+      const mod = await load(file);
+      const C = mod[cls] as (new (...a: unknown[]) => Record<string, unknown>) | undefined;
+      if (typeof C !== "function") throw new StudentError("missing-export", `${file} does not export ${cls}`);
+      const obj = (await invoke(() => new C(...args.map(cloneValue)))) as Record<string, unknown>;
+      return wrapObject(obj);
+    },
+    source(file) {
+      const full = path.join(dir, file);
+      return existsSync(full) ? readFileSync(full, "utf8") : null;
+    },
+  };
+}
+
+/** A deep copy that keeps tensors as tensors (what crossing to a child process does too). */
+export function cloneValue(v: unknown): unknown {
+  if (isTensor(v)) {
+    const flat = new Float64Array(v.shape.reduce((a, b) => a * b, 1));
+    const idx = new Array<number>(v.shape.length).fill(0);
+    for (let k = 0; k < flat.length; k++) {
+      let p = v.offset;
+      for (let d = 0; d < idx.length; d++) p += idx[d] * v.stride[d];
+      flat[k] = v.data[p];
+      for (let d = idx.length - 1; d >= 0; d--) {
+        if (++idx[d] < v.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return tensor(flat, v.shape);
+  }
+  if (ArrayBuffer.isView(v)) return (v as unknown as { slice(): unknown }).slice();
+  if (Array.isArray(v)) return v.map(cloneValue);
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cloneValue(x)]));
+  }
+  return v;
+}
+
+/** Runs tests against a Student in this process; returns each test's parts and fraction earned. */
+export async function runInProcess(
+  tests: HiddenTest[],
+  student: Student,
+  seed: number,
+): Promise<Array<{ name: string; fraction: number; parts: TestPart[] }>> {
+  const results = [];
+  for (const t of tests) {
+    let parts: TestPart[];
+    try {
+      parts = await t.run(student, { seed, rng: new Rng(seed ^ hashName(t.name)) });
+    } catch (e) {
+      parts = [{ name: "run", weight: 1, passed: false, message: e instanceof Error ? e.message : String(e) }];
+    }
+    const total = parts.reduce((a, p) => a + p.weight, 0);
+    const earned = parts.reduce((a, p) => a + (p.passed ? p.weight : 0), 0);
+    results.push({ name: t.name, fraction: total > 0 ? earned / total : 0, parts });
+  }
+  return results;
+}
+
+/** A 32-bit FNV-1a hash of a test name, to give each test its own stream from the run's seed. */
+export function hashName(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

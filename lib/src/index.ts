@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./random.js";
+export * from "./tensor.js";
+export * from "./gemm.js";
+export * from "./env.js";
