@@ -3,3 +3,4 @@ export * from "./random.js";
 export * from "./tensor.js";
 export * from "./gemm.js";
 export * from "./env.js";
+export * from "./gradcheck.js";
