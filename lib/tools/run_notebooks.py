@@ -1,0 +1,168 @@
+"""Executes the curriculum's notebooks in real Jupyter with the tslab kernel and checks them.
+
+A notebook fails when a cell raises, when anything is written to stderr (tslab reports TypeScript type
+errors there while the cell still "succeeds"), or when an output its metadata promises is missing:
+    "metadata": {"semantic_gap": {"expect": ["image/png", "plotly"]}}
+
+Lecture notebooks run where they are. A solved assignment notebook (solutions/aN/X.ipynb) runs in a
+copy of the students' folder assignments/aN with the reference .ts files laid over the stubs, which
+is exactly what a student who finished the exercises has.
+
+Executed copies are written under build/executed/ (build products, not committed).
+Usage: python3 run_notebooks.py REPO [--jobs N] [--html] [name-filter ...]
+"""
+
+import argparse
+import concurrent.futures as futures
+import os
+import shutil
+import sys
+import time
+import traceback
+
+import nbclient
+import nbformat
+
+CELL_TIMEOUT = int(os.environ.get("SEMANTIC_GAP_CELL_TIMEOUT", "900"))
+
+
+def discover(repo):
+    jobs = []
+    nb_dir = os.path.join(repo, "notebooks")
+    for name in sorted(os.listdir(nb_dir)) if os.path.isdir(nb_dir) else []:
+        if name.endswith(".ipynb"):
+            jobs.append({"label": f"notebooks/{name}", "source": os.path.join(nb_dir, name), "cwd": nb_dir})
+    sol_root = os.path.join(repo, "solutions")
+    for assignment in sorted(os.listdir(sol_root)) if os.path.isdir(sol_root) else []:
+        sol_dir = os.path.join(sol_root, assignment)
+        if not os.path.isdir(sol_dir):
+            continue
+        for name in sorted(os.listdir(sol_dir)):
+            if name.endswith(".ipynb"):
+                jobs.append({
+                    "label": f"assignments/{assignment}/{name} (with the reference solutions)",
+                    "source": os.path.join(sol_dir, name),
+                    "assignment": assignment,
+                })
+    return jobs
+
+
+def prepare_assignment_dir(repo, assignment):
+    """A copy of assignments/aN with the solutions' .ts files over the stubs, inside the repo so that
+    node_modules (and so the library) resolves from it."""
+    work = os.path.join(repo, "build", "nb-run", assignment)
+    shutil.rmtree(work, ignore_errors=True)
+    stub_dir = os.path.join(repo, "assignments", assignment)
+    if os.path.isdir(stub_dir):
+        shutil.copytree(stub_dir, work, ignore=shutil.ignore_patterns("*.ipynb"))
+    else:
+        os.makedirs(work)
+    sol_dir = os.path.join(repo, "solutions", assignment)
+    for name in os.listdir(sol_dir):
+        if name.endswith(".ts") and not name.endswith(".test.ts"):
+            shutil.copy(os.path.join(sol_dir, name), os.path.join(work, name))
+    return work
+
+
+def has_plotly(data):
+    if "application/vnd.plotly.v1+json" in data:
+        return True
+    html = data.get("text/html", "")
+    if isinstance(html, list):
+        html = "".join(html)
+    return "Plotly" in html or "plotly" in html
+
+
+def check(nb):
+    problems = []
+    found = set()
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type")
+            if kind == "error":
+                problems.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
+            elif kind == "stream" and out.get("name") == "stderr":
+                text = out.get("text", "")
+                problems.append(f"cell {index} wrote to stderr: {text.strip()[:500]}")
+            elif kind in ("display_data", "execute_result", "update_display_data"):
+                data = out.get("data", {})
+                found.update(data.keys())
+                if has_plotly(data):
+                    found.add("plotly")
+    expected = nb.metadata.get("semantic_gap", {}).get("expect", [])
+    for want in expected:
+        if want not in found:
+            problems.append(f"the notebook promises a {want} output and produced none")
+    return problems
+
+
+def execute(repo, job, html):
+    start = time.time()
+    nb = nbformat.read(job["source"], as_version=4)
+    cwd = job.get("cwd") or prepare_assignment_dir(repo, job["assignment"])
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="tslab",
+        allow_errors=True,
+        resources={"metadata": {"path": cwd}},
+    )
+    crash = None
+    try:
+        client.execute()
+    except Exception as exc:  # a dead kernel or a timeout: report it like a failing cell
+        crash = f"{type(exc).__name__}: {exc}"
+    problems = check(nb)
+    if crash:
+        problems.insert(0, crash)
+    rel = os.path.relpath(job["source"], repo)
+    out_path = os.path.join(repo, "build", "executed", rel)
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    nbformat.write(nb, out_path)
+    if html:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        with open(out_path[: -len(".ipynb")] + ".html", "w", encoding="utf-8") as fh:
+            fh.write(body)
+    return problems, time.time() - start, out_path
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("repo")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--html", action="store_true", help="also export each executed notebook to HTML")
+    parser.add_argument("filters", nargs="*", help="run only notebooks whose path contains one of these")
+    args = parser.parse_args()
+    repo = os.path.abspath(args.repo)
+    jobs = discover(repo)
+    if args.filters:
+        jobs = [j for j in jobs if any(f in j["label"] or f in j["source"] for f in args.filters)]
+    if not jobs:
+        print("no notebooks matched", file=sys.stderr)
+        return 1
+    mode = "quick" if os.environ.get("SEMANTIC_GAP_QUICK", "") not in ("", "0", "false") else "full"
+    print(f"Executing {len(jobs)} notebooks in {mode} mode with the tslab kernel, {args.jobs} at a time", flush=True)
+    failed = 0
+    with futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        running = {pool.submit(execute, repo, job, args.html): job for job in jobs}
+        for fut in futures.as_completed(running):
+            job = running[fut]
+            try:
+                problems, seconds, out_path = fut.result()
+            except Exception:
+                problems, seconds, out_path = [traceback.format_exc()], 0.0, "-"
+            status = "ok  " if not problems else "FAIL"
+            print(f"{status} {job['label']}  ({seconds:.1f} s) -> {os.path.relpath(out_path, repo)}", flush=True)
+            for p in problems:
+                print(f"       {p}", flush=True)
+            failed += 1 if problems else 0
+    print(f"{len(jobs) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
