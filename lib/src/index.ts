@@ -4,3 +4,4 @@ export * from "./tensor.js";
 export * from "./gemm.js";
 export * from "./env.js";
 export * from "./gradcheck.js";
+export * from "./data/index.js";
