@@ -5,3 +5,4 @@ export * from "./gemm.js";
 export * from "./env.js";
 export * from "./gradcheck.js";
 export * from "./data/index.js";
+export * from "./linear.js";
