@@ -1,16 +1,48 @@
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ShapeError, shapeStr } from "./errors.js";
 import { checkTensor, zeros, type Tensor } from "./tensor.js";
 
 // Block sizes: a KC x NC panel of B (256 x 512 doubles = 1 MiB) stays in L2, an MC x KC panel of A
-// (64 x 256 = 128 KiB) streams through it, and the 4x4 micro-kernel keeps its 16 sums in registers.
+// (64 x 256 = 128 KiB) streams through it, and the WebAssembly micro-kernel keeps a 4x4 tile of C in
+// eight SIMD registers (lib/src/wasm/gemm.wat). All three buffers live in the kernel's linear memory.
 const MR = 4;
 const NR = 4;
 const KC = 256;
 const MC = 64;
 const NC = 512;
+const A_AT = 0;
+const B_AT = A_AT + MC * KC * 8;
+const C_AT = B_AT + KC * NC * 8;
 
-let packA = new Float64Array(MC * KC);
-let packB = new Float64Array(KC * NC);
+interface Kernel {
+  macro(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number): void;
+  mem: Float64Array;
+}
+let kernel: Kernel | null = null;
+
+// The ES2022 typings this project compiles against do not describe WebAssembly; this is all we use of it.
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+/** Compiles and instantiates a WebAssembly module (no imports) and returns its exports. */
+export function instantiateWasm(bytes: Uint8Array): unknown {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  return new wasm.Instance(new wasm.Module(bytes), {}).exports;
+}
+
+function loadKernel(): Kernel {
+  if (kernel) return kernel;
+  const file = fileURLToPath(new URL("./wasm/gemm.wasm", import.meta.url));
+  if (!existsSync(file)) {
+    throw new Error(`gemm: the WebAssembly kernel ${file} is missing; build the library first (npm run build)`);
+  }
+  const exports = instantiateWasm(readFileSync(file)) as { macro: Kernel["macro"]; memory: { buffer: ArrayBuffer } };
+  kernel = { macro: exports.macro, mem: new Float64Array(exports.memory.buffer) };
+  return kernel;
+}
 
 export interface GemmOptions {
   /** Use A transposed (A given as (K, M)). */
@@ -96,28 +128,50 @@ export function gemmRaw(
       C[p] = beta === 0 ? 0 : beta * C[p];
     }
   }
-  if (K === 0 || alpha === 0) return;
+  if (K === 0 || alpha === 0 || M === 0 || N === 0) return;
+  const { macro, mem } = loadKernel();
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     const ncPad = Math.ceil(nc / NR) * NR;
     for (let pc = 0; pc < K; pc += KC) {
       const kc = Math.min(KC, K - pc);
-      if (packB.length < kc * ncPad) packB = new Float64Array(kc * ncPad);
-      packPanelB(B, bOff + pc * bRs + jc * bCs, bRs, bCs, kc, nc, packB);
+      const kcPad = kc + (kc & 1); // the kernel's inner loop is unrolled by two
+      packPanelB(B, bOff + pc * bRs + jc * bCs, bRs, bCs, kc, kcPad, nc, mem, B_AT / 8);
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
         const mcPad = Math.ceil(mc / MR) * MR;
-        if (packA.length < mcPad * kc) packA = new Float64Array(mcPad * kc);
-        packPanelA(A, aOff + ic * aRs + pc * aCs, aRs, aCs, mc, kc, packA);
-        macroKernel(mc, nc, kc, alpha, packA, packB, C, cOff + ic * cRs + jc * cCs, cRs, cCs);
+        packPanelA(A, aOff + ic * aRs + pc * aCs, aRs, aCs, mc, kc, kcPad, mem, A_AT / 8);
+        macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad);
+        // Add the scratch block into the real (strided) C.
+        const cBase = C_AT / 8;
+        for (let i = 0; i < mc; i++) {
+          const src = cBase + i * ncPad;
+          const dst = cOff + (ic + i) * cRs + jc * cCs;
+          if (cCs === 1) {
+            for (let j = 0; j < nc; j++) C[dst + j] += alpha * mem[src + j];
+          } else {
+            for (let j = 0; j < nc; j++) C[dst + j * cCs] += alpha * mem[src + j];
+          }
+        }
       }
     }
   }
 }
 
-// A panel (mc x kc) is stored as micro-panels of MR rows: for each p, MR consecutive values.
-function packPanelA(A: Float64Array, off: number, rs: number, cs: number, mc: number, kc: number, dst: Float64Array): void {
-  let k = 0;
+// An A panel (mc x kc) is stored as micro-panels of MR rows: for each p, MR consecutive values;
+// rows past mc and steps past kc are zeros.
+function packPanelA(
+  A: Float64Array,
+  off: number,
+  rs: number,
+  cs: number,
+  mc: number,
+  kc: number,
+  kcPad: number,
+  dst: Float64Array,
+  at: number,
+): void {
+  let k = at;
   for (let i0 = 0; i0 < mc; i0 += MR) {
     const rows = Math.min(MR, mc - i0);
     if (rows === MR) {
@@ -138,12 +192,24 @@ function packPanelA(A: Float64Array, off: number, rs: number, cs: number, mc: nu
         for (let r = 0; r < MR; r++) dst[k++] = r < rows ? A[off + (i0 + r) * rs + p * cs] : 0;
       }
     }
+    for (let p = kc; p < kcPad; p++) for (let r = 0; r < MR; r++) dst[k++] = 0;
   }
 }
 
-// B panel (kc x nc) is stored as micro-panels of NR columns: for each p, NR consecutive values.
-function packPanelB(B: Float64Array, off: number, rs: number, cs: number, kc: number, nc: number, dst: Float64Array): void {
-  let k = 0;
+// A B panel (kc x nc) is stored as micro-panels of NR columns: for each p, NR consecutive values;
+// columns past nc and steps past kc are zeros.
+function packPanelB(
+  B: Float64Array,
+  off: number,
+  rs: number,
+  cs: number,
+  kc: number,
+  kcPad: number,
+  nc: number,
+  dst: Float64Array,
+  at: number,
+): void {
+  let k = at;
   for (let j0 = 0; j0 < nc; j0 += NR) {
     const cols = Math.min(NR, nc - j0);
     if (cols === NR) {
@@ -164,58 +230,6 @@ function packPanelB(B: Float64Array, off: number, rs: number, cs: number, kc: nu
         for (let c = 0; c < NR; c++) dst[k++] = c < cols ? B[off + p * rs + (j0 + c) * cs] : 0;
       }
     }
-  }
-}
-
-function macroKernel(
-  mc: number,
-  nc: number,
-  kc: number,
-  alpha: number,
-  pa: Float64Array,
-  pb: Float64Array,
-  C: Float64Array,
-  cOff: number,
-  cRs: number,
-  cCs: number,
-): void {
-  for (let j0 = 0; j0 < nc; j0 += NR) {
-    const cols = Math.min(NR, nc - j0);
-    const bBase = j0 * kc;
-    for (let i0 = 0; i0 < mc; i0 += MR) {
-      const rows = Math.min(MR, mc - i0);
-      let aIdx = i0 * kc;
-      let bIdx = bBase;
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-      for (let p = 0; p < kc; p++) {
-        const a0 = pa[aIdx], a1 = pa[aIdx + 1], a2 = pa[aIdx + 2], a3 = pa[aIdx + 3];
-        const b0 = pb[bIdx], b1 = pb[bIdx + 1], b2 = pb[bIdx + 2], b3 = pb[bIdx + 3];
-        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-        aIdx += 4;
-        bIdx += 4;
-      }
-      const base = cOff + i0 * cRs + j0 * cCs;
-      if (rows === MR && cols === NR) {
-        let r = base;
-        C[r] += alpha * c00; C[r + cCs] += alpha * c01; C[r + 2 * cCs] += alpha * c02; C[r + 3 * cCs] += alpha * c03;
-        r += cRs;
-        C[r] += alpha * c10; C[r + cCs] += alpha * c11; C[r + 2 * cCs] += alpha * c12; C[r + 3 * cCs] += alpha * c13;
-        r += cRs;
-        C[r] += alpha * c20; C[r + cCs] += alpha * c21; C[r + 2 * cCs] += alpha * c22; C[r + 3 * cCs] += alpha * c23;
-        r += cRs;
-        C[r] += alpha * c30; C[r + cCs] += alpha * c31; C[r + 2 * cCs] += alpha * c32; C[r + 3 * cCs] += alpha * c33;
-      } else {
-        const acc = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
-        for (let r = 0; r < rows; r++) {
-          for (let c = 0; c < cols; c++) C[base + r * cRs + c * cCs] += alpha * acc[r * 4 + c];
-        }
-      }
-    }
+    for (let p = kc; p < kcPad; p++) for (let c = 0; c < NR; c++) dst[k++] = 0;
   }
 }

@@ -69,6 +69,7 @@ function ensureNodeModules() {
 function buildLib() {
   log("compiling lib (lib/dist)");
   run(process.execPath, [path.join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "lib/tsconfig.json"]);
+  run(process.execPath, [path.join(repoRoot, "lib", "tools", "build-wasm.mjs")]);
 }
 
 function registerKernel() {
