@@ -2,7 +2,8 @@
 // dependencies, the compiled library, and the project-local tslab kernel spec.
 // Usage: node lib/tools/setup.mjs [--quiet]
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HOW_TO_GET_JUPYTER, findJupyterPython, jupyterDataDir, kernelName, repoRoot } from "./jupyter.mjs";
 
@@ -51,19 +52,24 @@ function ensureJupyter() {
 }
 
 function ensureNodeModules() {
-  // npm writes node_modules/.package-lock.json after every install; newer than the manifests means current.
+  // Dependencies are current when node_modules was installed from this very package-lock.json: either
+  // this script recorded the lock's hash after installing, or npm's own record of the last install
+  // (node_modules/.package-lock.json) is newer than the lock file.
+  const lock = path.join(repoRoot, "package-lock.json");
+  const stamp = path.join(repoRoot, "node_modules", ".semantic-gap-lock-sha256");
   const hidden = path.join(repoRoot, "node_modules", ".package-lock.json");
-  const manifests = ["package.json", "package-lock.json", "lib/package.json"].map((f) => path.join(repoRoot, f));
-  if (existsSync(hidden)) {
-    const installed = statSync(hidden).mtimeMs;
-    if (manifests.every((f) => !existsSync(f) || statSync(f).mtimeMs <= installed)) {
-      log("npm dependencies are up to date");
-      return;
-    }
+  const want = createHash("sha256").update(readFileSync(lock)).digest("hex");
+  const current = existsSync(stamp)
+    ? readFileSync(stamp, "utf8") === want
+    : existsSync(hidden) && statSync(hidden).mtimeMs >= statSync(lock).mtimeMs;
+  if (current) {
+    log("npm dependencies are up to date");
+  } else {
+    log("installing npm dependencies (npm ci)");
+    // No install scripts are needed: sharp and zeromq ship prebuilt binaries in their packages.
+    run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
   }
-  log("installing npm dependencies (npm ci)");
-  // No install scripts are needed: sharp and zeromq ship prebuilt binaries in their packages.
-  run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
+  writeFileSync(stamp, want);
 }
 
 function buildLib() {
