@@ -64,7 +64,7 @@ export function embeddedSubsetDir(): string {
 export interface DatasetLocation {
   dir: string;
   source: "full" | "embedded";
-  /** Why this directory was chosen, e.g. "FASHION_MNIST_DIR" or "quick mode (SEMANTIC_GAP_QUICK=1)". */
+  /** Why this directory was chosen, e.g. "set in FASHION_MNIST_DIR". */
   reason: string;
 }
 
@@ -94,7 +94,7 @@ export function locateFashionMnist(opts: LocateFashionMnistOptions = {}): Datase
     if (opts.dir !== undefined && !sameDir(opts.dir, embedded)) {
       throw new DataError(`${fn}: options dir (${opts.dir}) and embedded: true contradict each other; pass one of them.`);
     }
-    return { dir: embedded, source: "embedded", reason: "embedded: true" };
+    return { dir: embedded, source: "embedded", reason: "the embedded subset, as embedded: true asks" };
   }
   if (opts.dir !== undefined) {
     if (!isDirectory(opts.dir)) {
@@ -103,10 +103,10 @@ export function locateFashionMnist(opts: LocateFashionMnistOptions = {}): Datase
           `holding the four Fashion-MNIST idx files. ${FASHION_MNIST_HELP}`,
       );
     }
-    return { dir: resolve(opts.dir), source: sourceOf(opts.dir), reason: "options dir" };
+    return { dir: resolve(opts.dir), source: sourceOf(opts.dir), reason: "given as options dir" };
   }
   if (quickMode() && opts.embedded !== false) {
-    return { dir: embedded, source: "embedded", reason: "quick mode (SEMANTIC_GAP_QUICK=1)" };
+    return { dir: embedded, source: "embedded", reason: "the embedded subset, as quick mode (SEMANTIC_GAP_QUICK=1) asks" };
   }
   const env = process.env.FASHION_MNIST_DIR;
   if (env !== undefined && env !== "") {
@@ -116,17 +116,17 @@ export function locateFashionMnist(opts: LocateFashionMnistOptions = {}): Datase
           `holding the four Fashion-MNIST idx files (unset FASHION_MNIST_DIR to use the defaults). ${FASHION_MNIST_HELP}`,
       );
     }
-    return { dir: resolve(env), source: sourceOf(env), reason: "FASHION_MNIST_DIR" };
+    return { dir: resolve(env), source: sourceOf(env), reason: "set in FASHION_MNIST_DIR" };
   }
   const systemDir = opts.systemDir ?? FASHION_MNIST_SYSTEM_DIR;
-  if (isDirectory(systemDir)) return { dir: systemDir, source: sourceOf(systemDir), reason: "system directory" };
+  if (isDirectory(systemDir)) return { dir: systemDir, source: sourceOf(systemDir), reason: "the system location" };
   if (opts.embedded === false) {
     throw new DataError(
       `${fn}: the full Fashion-MNIST was not found (FASHION_MNIST_DIR is not set and ${systemDir} does not ` +
         `exist) and embedded: false rules out the embedded subset. ${FASHION_MNIST_HELP}`,
     );
   }
-  return { dir: embedded, source: "embedded", reason: "no full dataset installed" };
+  return { dir: embedded, source: "embedded", reason: "the embedded subset, as no full dataset is installed" };
 }
 
 /** Parses a sha256sum-style file into a map from file name to lowercase hex digest. */
@@ -175,8 +175,7 @@ function readDatasetFile(
   if (name === undefined) {
     throw new DataError(
       `loadFashionMnist: missing file ${base}.gz (or uncompressed ${base}) with the ${what} in ${loc.dir} ` +
-        `(searched because of ${loc.reason}); expected the four Fashion-MNIST idx files ` +
-        `${Object.values(FASHION_MNIST_FILES).map((f) => f + ".gz").join(", ")}. ${help}`,
+        `(${loc.reason}); expected all four Fashion-MNIST idx files there. ${help}`,
     );
   }
   const path = join(loc.dir, name);
@@ -269,12 +268,28 @@ export interface LoadFashionMnistOptions extends LimitOptions {
 export function loadFashionMnist(opts: LoadFashionMnistOptions = {}): ImageDataset {
   resolveLimit("loadFashionMnist", "maxTrain", opts.maxTrain, 0);
   resolveLimit("loadFashionMnist", "maxTest", opts.maxTest, 0);
-  const loc = locateFashionMnist(opts);
+  return readFashionMnist(locateFashionMnist(opts), opts);
+}
+
+/**
+ * Reads the four Fashion-MNIST idx files from a located directory (see locateFashionMnist); an embedded
+ * location must carry SHA256SUMS, any other is checked against SHA256SUMS when it has one.
+ * xTrain: (N, 1, 28, 28), yTrain: (N), xTest: (M, 1, 28, 28), yTest: (M)
+ */
+export function readFashionMnist(loc: DatasetLocation, limits: LimitOptions = {}): ImageDataset {
+  resolveLimit("loadFashionMnist", "maxTrain", limits.maxTrain, 0);
+  resolveLimit("loadFashionMnist", "maxTest", limits.maxTest, 0);
   const help = loc.source === "embedded" ? EMBEDDED_HELP : FASHION_MNIST_HELP;
+  if (!isDirectory(loc.dir)) {
+    throw new DataError(
+      `loadFashionMnist: the directory ${loc.dir} (${loc.reason}) does not exist; expected a folder holding the ` +
+        `four Fashion-MNIST idx files. ${help}`,
+    );
+  }
   const sums = readChecksums(loc.dir, loc.source === "embedded", help);
   const f = FASHION_MNIST_FILES;
-  const train = readSplit(loc, "training", f.trainImages, f.trainLabels, opts.maxTrain, "maxTrain", sums, help);
-  const test = readSplit(loc, "test", f.testImages, f.testLabels, opts.maxTest, "maxTest", sums, help);
+  const train = readSplit(loc, "training", f.trainImages, f.trainLabels, limits.maxTrain, "maxTrain", sums, help);
+  const test = readSplit(loc, "test", f.testImages, f.testLabels, limits.maxTest, "maxTest", sums, help);
   return {
     xTrain: train.x,
     yTrain: train.y,

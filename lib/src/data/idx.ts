@@ -149,7 +149,7 @@ export function idxRead(source: string | Uint8Array, opts: IdxReadOptions = {}):
     const sizeNote = type.size === 1 ? type.name : `${type.name} (${type.size} bytes each)`;
     const problem = have < dataBytes ? "the file is truncated (short read)" : `the file has ${have - dataBytes} extra bytes at the end`;
     throw new DataError(
-      `idxRead: ${where}: header says ${dims[0]} ${noun}${each} ${sizeNote} = ${dataBytes} bytes after the ` +
+      `idxRead: ${where}: header says ${dims[0]} ${noun}${each} (${sizeNote}) = ${dataBytes} bytes after the ` +
         `${headerBytes}-byte header, but the file has ${have}; ${problem}.${suffix(help)}`,
     );
   }
