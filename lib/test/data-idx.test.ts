@@ -174,6 +174,16 @@ describe("idxRead errors name the file, what was expected and what was found", (
     expectDataError(() => idxRead(p, { what: "test labels", help }), [`file not found: ${p}`, "test labels", help]);
   });
 
+  it("a path that cannot be read (a directory), and a source that is neither a path nor bytes", () => {
+    expectDataError(() => idxRead(tmp, { what: "training images", help }), [`cannot read ${tmp} (training images)`, "EISDIR", help]);
+    expect(() => idxRead(42 as unknown as Uint8Array)).toThrow("idxRead: source must be a file path or a Uint8Array, got number");
+  });
+
+  it("idxEncode rejects bad dims", () => {
+    expect(() => idxEncode([], new Uint8Array(0))).toThrow("idxEncode: dims must be 1 to 255 non-negative 32-bit integers, got []");
+    expect(() => idxEncode([2, -1], new Uint8Array(0))).toThrow("got [2,-1]");
+  });
+
   it("idxEncode rejects data of the wrong length", () => {
     expect(() => idxEncode([2, 2], new Uint8Array(3))).toThrow(
       "idxEncode: data must be a Uint8Array of 4 bytes for dims [2,2], got 3 bytes",

@@ -64,6 +64,17 @@ describe("scaleTo01, meanImage, subtractMean, flattenImages, addBiasColumn", () 
     expect(toNested(flattenImages(transpose(x, 0, 1, 3, 2)))).toEqual([[0, 2, 1, 3], [4, 6, 5, 7]]);
   });
 
+  it("every function rejects a non-tensor, and the example axis must exist", () => {
+    const plain = [[1, 2]] as unknown as ReturnType<typeof zeros>;
+    expect(() => scaleTo01(plain)).toThrow("scaleTo01: x must be a float64 tensor (ndarray over Float64Array), got a plain array");
+    expect(() => meanImage(plain)).toThrow("meanImage: x must be a float64 tensor");
+    expect(() => subtractMean(fromNested([[1]]), plain)).toThrow("subtractMean: mean must be a float64 tensor");
+    expect(() => flattenImages(tensor([5], []))).toThrow("flattenImages: x must have a first (example) axis, got shape ()");
+    expect(() => shuffleDataset(fromNested([[1]]), [0] as unknown as Int32Array, 1)).toThrow(
+      "shuffleDataset: y must be an Int32Array of labels, got Array",
+    );
+  });
+
   it("addBiasColumn appends a column of ones and honours views", () => {
     expect(toNested(addBiasColumn(fromNested([[1, 2], [3, 4]])))).toEqual([[1, 2, 1], [3, 4, 1]]);
     expect(toNested(addBiasColumn(transpose(fromNested([[1, 2], [3, 4]]))))).toEqual([[1, 3, 1], [2, 4, 1]]);
@@ -157,6 +168,12 @@ describe("splitDataset", () => {
       "splitDataset: numTrain + numVal + numTest = 8 + 2 + 1 = 11 exceeds the 10 examples in x (shape (10, 2))",
     );
     expect(() => splitDataset(x, y, { numTrain: -1, numVal: 2 })).toThrow("splitDataset: numTrain must be a non-negative integer, got -1");
+    expect(() => splitDataset(x, y, null as unknown as { numTrain: number; numVal: number })).toThrow(
+      "splitDataset: opts must be { numTrain, numVal, numTest?, seed? }, got null",
+    );
+    expect(() => splitDataset(x, y, { numTrain: 1, numVal: 1, numTest: 0.5 })).toThrow(
+      "splitDataset: numTest must be a non-negative integer, got 0.5",
+    );
     expect(() => splitDataset(x, y.subarray(0, 9), { numTrain: 1, numVal: 1 })).toThrow(
       "splitDataset: y has length 9 but x has 10 examples",
     );

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tensor } from "../tensor.js";
 import { isDirectory, isFile, resolveLimit } from "./common.js";
@@ -58,15 +58,15 @@ export function locateCifar10(opts: { dir?: string } = {}): string {
   );
 }
 
-function recordCount(dir: string, name: string): number {
-  const path = join(dir, name);
-  if (!isFile(path)) {
-    throw new DataError(
-      `loadCifar10: missing file ${name} in ${dir}; expected the binary version's batch files ` +
-        `${[...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE].join(", ")}. ${CIFAR10_HELP}`,
-    );
-  }
-  const size = statSync(path).size;
+function missingFile(dir: string, name: string): DataError {
+  return new DataError(
+    `loadCifar10: missing file ${name} in ${dir}; expected the binary version's batch files ` +
+      `${[...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE].join(", ")}. ${CIFAR10_HELP}`,
+  );
+}
+
+/** The number of records of a batch file of `size` bytes; a DataError unless it is a whole, non-zero number. */
+function checkRecordBytes(path: string, size: number): number {
   if (size === 0 || size % CIFAR10_RECORD_BYTES !== 0) {
     const whole = Math.floor(size / CIFAR10_RECORD_BYTES);
     throw new DataError(
@@ -79,28 +79,19 @@ function recordCount(dir: string, name: string): number {
   return size / CIFAR10_RECORD_BYTES;
 }
 
+function recordCount(dir: string, name: string): number {
+  const path = join(dir, name);
+  if (!isFile(path)) throw missingFile(dir, name);
+  return checkRecordBytes(path, statSync(path).size);
+}
+
 /** Reads the first `take` records of a batch file into x (from image `at`) and y. */
 function readRecords(dir: string, name: string, take: number, x: Float64Array, y: Int32Array, at: number): void {
   if (take === 0) return;
   const path = join(dir, name);
-  const buf = Buffer.alloc(take * CIFAR10_RECORD_BYTES);
-  const fd = openSync(path, "r");
-  try {
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    if (got !== buf.length) {
-      throw new DataError(
-        `loadCifar10: short read from ${path}: expected ${buf.length} bytes (${take} records), got ${got}; the file ` +
-          `changed while being read or is damaged. ${CIFAR10_HELP}`,
-      );
-    }
-  } finally {
-    closeSync(fd);
-  }
+  // Re-checked on the bytes read, in case the file changed since it was first measured.
+  const buf = readFileSync(path);
+  checkRecordBytes(path, buf.length);
   const px = 3 * 32 * 32;
   for (let r = 0; r < take; r++) {
     const base = r * CIFAR10_RECORD_BYTES;
