@@ -6,3 +6,4 @@ export * from "./env.js";
 export * from "./gradcheck.js";
 export * from "./data/index.js";
 export * from "./linear.js";
+export * from "./pixel-distances.js";
