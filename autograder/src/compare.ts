@@ -1,5 +1,6 @@
 import { isTensor, shapeStr, type Tensor } from "@semantic-gap/lib";
-import type { TestPart } from "./types.js";
+import { StudentError, type TestPart } from "./types.js";
+import { UnsupportedValue } from "./codec.js";
 
 /** Tolerances: |got - expected| <= atol + rtol * |expected|. */
 export interface Tolerance {
@@ -34,6 +35,7 @@ function flatValues(t: Tensor): Float64Array {
 
 function describe(x: unknown): string {
   if (x === null || x === undefined) return String(x);
+  if (x instanceof UnsupportedValue) return x.description;
   if (Array.isArray(x)) return "a plain array";
   if (typeof x === "object") return `an object of type ${(x as object).constructor?.name ?? "Object"}`;
   return typeof x;
@@ -125,4 +127,56 @@ export function compareLabels(name: string, got: unknown, expected: Int32Array, 
 /** A part that passes when `cond` holds, with `message` as feedback when it does not. */
 export function expectThat(name: string, cond: boolean, message: string, weight = 1): TestPart {
   return cond ? { name, weight, passed: true } : { name, weight, passed: false, message: `${name}: ${message}` };
+}
+
+/** Feedback for a failed student call, by kind (never the hidden inputs). */
+export function describeStudentError(e: StudentError): string {
+  switch (e.kind) {
+    case "not-implemented":
+      return `not implemented yet (${e.message.replace(/^Error: /, "")})`;
+    case "threw":
+      return `your code threw ${e.message}`;
+    default:
+      return e.message;
+  }
+}
+
+/**
+ * Runs one step of a test and turns a StudentError into a failed part, so that later parts can still
+ * earn credit (without it, a throwing call scores the whole test 0). Other errors propagate.
+ */
+export async function attempt(
+  name: string,
+  weight: number,
+  step: () => Promise<TestPart | TestPart[]>,
+): Promise<TestPart[]> {
+  try {
+    const r = await step();
+    return Array.isArray(r) ? r : [r];
+  } catch (e) {
+    if (e instanceof StudentError) return [{ name, weight, passed: false, message: `${name}: ${describeStudentError(e)}` }];
+    throw e;
+  }
+}
+
+/** A part that passes when a call left its argument as it was (exact comparison; tensors, typed arrays, numbers). */
+export function unchanged(name: string, argName: string, before: unknown, after: unknown, weight = 1): TestPart {
+  const same = (a: unknown, b: unknown): boolean => {
+    if (isTensor(a)) {
+      if (!isTensor(b) || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return false;
+      const x = flatValues(a);
+      const y = flatValues(b);
+      return x.every((v, i) => Object.is(v, y[i]));
+    }
+    if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+      const x = a as unknown as ArrayLike<number>;
+      const y = b as unknown as ArrayLike<number>;
+      if (x.length !== y.length || a.constructor !== b.constructor) return false;
+      for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+      return true;
+    }
+    if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => same(v, b[i]));
+    return Object.is(a, b);
+  };
+  return expectThat(name, same(before, after), `your code modified its input ${argName}; it must leave its arguments unchanged`, weight);
 }

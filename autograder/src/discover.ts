@@ -1,0 +1,52 @@
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { paths } from "./paths.js";
+import type { HiddenTest } from "./types.js";
+
+/** A hidden or public test with where it came from. */
+export interface LoadedTest {
+  test: HiddenTest;
+  /** The module file name, e.g. "knn.hidden.ts". */
+  module: string;
+  /** Gradescope's test number, "module.test", e.g. "1.3". */
+  number: string;
+}
+
+/** Test module files of a folder: `*.hidden.ts` and `*.public.ts`, sorted by name (not their vitest files). */
+export function testModules(dir: string, which: "all" | "public" = "all"): string[] {
+  if (!existsSync(dir)) return [];
+  const pattern = which === "public" ? /\.public\.ts$/ : /\.(hidden|public)\.ts$/;
+  return readdirSync(dir)
+    .filter((f) => pattern.test(f) && !f.endsWith(".test.ts"))
+    .sort();
+}
+
+/**
+ * Imports every test module of an assignment (autograder/<a>/ unless `dir` is given) and checks what it
+ * exports. Throws on a malformed module or duplicate test names: that is a grader bug, not a student's.
+ */
+export async function loadTests(assignment: string, dir = paths.tests(assignment), which: "all" | "public" = "all"): Promise<LoadedTest[]> {
+  const out: LoadedTest[] = [];
+  const names = new Set<string>();
+  const modules = testModules(dir, which);
+  for (let m = 0; m < modules.length; m++) {
+    const file = modules[m];
+    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { tests?: unknown };
+    if (!Array.isArray(mod.tests)) throw new Error(`${file} must export \`tests: HiddenTest[]\``);
+    mod.tests.forEach((t: HiddenTest, i: number) => {
+      const ok =
+        t &&
+        typeof t.name === "string" &&
+        Array.isArray(t.files) &&
+        typeof t.maxScore === "number" &&
+        t.maxScore >= 0 &&
+        typeof t.run === "function";
+      if (!ok) throw new Error(`${file}: test #${i + 1} is not a HiddenTest (name, files, maxScore, run)`);
+      if (names.has(t.name)) throw new Error(`${file}: duplicate test name "${t.name}"`);
+      names.add(t.name);
+      out.push({ test: t, module: file, number: `${m + 1}.${i + 1}` });
+    });
+  }
+  return out;
+}
