@@ -1,0 +1,276 @@
+import ts from "typescript";
+import {
+  evalNumericalGradient,
+  isTensor,
+  matmul,
+  maxAbsDiff,
+  pickByLabel,
+  randn,
+  toFloat64Array,
+  type Labels,
+  type Rng,
+  type Tensor,
+} from "@semantic-gap/lib";
+import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
+import { cloneValue } from "../src/in-process.js";
+import type { Student, TestPart } from "../src/types.js";
+
+// Shared pieces of the A1 hidden tests for the linear classifiers and the two-layer net. Every tolerance is
+// stated where it is used. Feedback names what failed and by how much, never the hidden inputs or answers.
+
+/** A linear-classifier loss as the reference solutions define it. */
+export type RefLoss = (W: Tensor, X: Tensor, y: Labels, reg: number) => { loss: number; dW: Tensor };
+
+/** A random linear-classification problem. */
+export interface LinearCase {
+  W: Tensor;
+  X: Tensor;
+  y: Labels;
+  reg: number;
+}
+
+/** Uniform integer in [lo, hi]. */
+export function intBetween(rng: Rng, lo: number, hi: number): number {
+  return lo + rng.int(hi - lo + 1);
+}
+
+/** Random labels in 0..C-1 that use every class when n >= C. */
+export function randomLabels(rng: Rng, n: number, c: number): Labels {
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) y[i] = i < c ? i : rng.int(c);
+  const p = rng.permutation(n);
+  return Int32Array.from(p, (k) => y[k]);
+}
+
+/**
+ * A random problem whose SVM margins all stay at least `gap` away from the hinge's kink, so centred differences
+ * with h = 1e-5 never straddle it (a perturbation moves a score by at most h·max|x| ≈ 5e-5).
+ */
+export function linearCase(rng: Rng, sizes: { n: number; d: number; c: number }, reg: number, wScale = 0.1, gap = 1e-3): LinearCase {
+  for (let attempt = 0; ; attempt++) {
+    const W = randn([sizes.d, sizes.c], rng, wScale);
+    const X = randn([sizes.n, sizes.d], rng);
+    const y = randomLabels(rng, sizes.n, sizes.c);
+    if (attempt >= 50 || minHingeDistance(W, X, y) >= gap) return { W, X, y, reg };
+  }
+}
+
+/** The smallest |s_j − s_y + 1| over all examples and classes j ≠ y. */
+export function minHingeDistance(W: Tensor, X: Tensor, y: Labels): number {
+  const s = matmul(X, W);
+  const sy = pickByLabel(s, y);
+  const [n, c] = s.shape;
+  let best = Infinity;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < c; j++) {
+      if (j !== y[i]) best = Math.min(best, Math.abs(s.get(i, j) - sy.data[i] + 1));
+    }
+  }
+  return best;
+}
+
+/** The numerical gradient with respect to W of a trusted loss, computed here in the grader. */
+export function numericalGradW(ref: RefLoss, c: LinearCase): Tensor {
+  return evalNumericalGradient((w) => ref(w, c.X, c.y, c.reg).loss, c.W);
+}
+
+function describe(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  if (Array.isArray(x)) return "an array";
+  if (isTensor(x)) return "a tensor";
+  return typeof x === "object" ? "an object" : typeof x;
+}
+
+/** Reads `{ loss, dW }` from a student's return value, or explains what came back instead. */
+export function readLossAndGrad(got: unknown, fn: string): { loss: unknown; dW: unknown; problem?: string } {
+  if (got === null || typeof got !== "object" || Array.isArray(got) || isTensor(got)) {
+    return { loss: undefined, dW: undefined, problem: `${fn} must return an object { loss, dW }, got ${describe(got)}` };
+  }
+  const r = got as { loss?: unknown; dW?: unknown };
+  return { loss: r.loss, dW: r.dW };
+}
+
+/**
+ * Parts for one call of a linear loss: the loss value, dW against the reference's dW, and dW against a
+ * numerical gradient taken here. Weights: loss 1, dW 1, gradient check 1 (scaled by `weight`).
+ */
+export function lossAndGradParts(
+  fn: string,
+  got: unknown,
+  ref: { loss: number; dW: Tensor },
+  numerical: Tensor | null,
+  weight = 1,
+): TestPart[] {
+  const r = readLossAndGrad(got, fn);
+  if (r.problem) {
+    const parts = [
+      { name: "loss", weight, passed: false, message: r.problem },
+      { name: "dW", weight, passed: false, message: r.problem },
+    ];
+    if (numerical) parts.push({ name: "gradient check", weight, passed: false, message: r.problem });
+    return parts;
+  }
+  // The loss is a sum of O(N·C) terms; different summation orders differ by ~1e-15 relative.
+  const parts = [
+    compareNumber("loss", r.loss, ref.loss, { atol: 1e-10, rtol: 1e-8 }, weight),
+    compareTensor("dW", r.dW, ref.dW, { atol: 1e-10, rtol: 1e-7 }, weight),
+  ];
+  if (numerical) {
+    // Centred differences (h = 1e-5) of a loss of size ~10 carry rounding errors near 1e-10; 1e-7 absolute
+    // plus 1e-6 relative is far below any real mistake (a missing 1/N or 2·reg·W is off by orders more).
+    const p = compareTensor("gradient check", r.dW, numerical, { atol: 1e-7, rtol: 1e-6 }, weight);
+    if (!p.passed && isTensor(r.dW)) {
+      p.message = `gradient check: dW differs from the numerical gradient of the loss (centred differences)`;
+    }
+    parts.push(p);
+  }
+  return parts;
+}
+
+/** Prefixes the names and messages of parts with a label such as "one example". */
+export function tagged(parts: TestPart[], label: string): TestPart[] {
+  return parts.map((p) => ({ ...p, name: `${label}: ${p.name}`, message: p.message && `${label}: ${p.message}` }));
+}
+
+/** A part that passes when the arguments after a call equal those before (tensors and label arrays). */
+export function unchangedPart(before: unknown[], after: unknown[], names: string[], weight = 1): TestPart {
+  const changed: string[] = [];
+  before.forEach((b, i) => {
+    const a = after[i];
+    if (isTensor(b)) {
+      if (!isTensor(a) || a.shape.join() !== b.shape.join() || maxAbsDiff(a, b) !== 0) changed.push(names[i]);
+    } else if (b instanceof Int32Array) {
+      if (!(a instanceof Int32Array) || a.length !== b.length || a.some((v, k) => v !== b[k])) changed.push(names[i]);
+    }
+  });
+  return expectThat(
+    "inputs unchanged",
+    changed.length === 0,
+    `the function modified its argument${changed.length > 1 ? "s" : ""} ${changed.join(", ")}; compute into new tensors instead`,
+    weight,
+  );
+}
+
+/**
+ * Loop statements (for, for-of, for-in, while, do) and `.forEach(` calls inside the named function of a
+ * source file, or null when the function is not found. Used to check that a vectorized version has no loops.
+ */
+export function loopsInFunction(source: string, fnName: string): number | null {
+  const sf = ts.createSourceFile("submission.ts", source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  let body: ts.Node | undefined;
+  const find = (node: ts.Node): void => {
+    if (body) return;
+    if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && node.name?.getText(sf) === fnName && node.body) {
+      body = node.body;
+      return;
+    }
+    if (ts.isVariableDeclaration(node) && node.name.getText(sf) === fnName && node.initializer) {
+      body = node.initializer;
+      return;
+    }
+    ts.forEachChild(node, find);
+  };
+  find(sf);
+  if (!body) return null;
+  let loops = 0;
+  const walk = (node: ts.Node): void => {
+    if (
+      ts.isForStatement(node) ||
+      ts.isForOfStatement(node) ||
+      ts.isForInStatement(node) ||
+      ts.isWhileStatement(node) ||
+      ts.isDoStatement(node)
+    ) {
+      loops++;
+    }
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === "forEach") loops++;
+    ts.forEachChild(node, walk);
+  };
+  walk(body);
+  return loops;
+}
+
+/** A part checking that `fnName` in `file` has no explicit loops (when the source is available). */
+export function noLoopsPart(source: string | null, file: string, fnName: string, weight = 1): TestPart {
+  if (source === null) return expectThat("no explicit loops", false, `${file} was not found`, weight);
+  const loops = loopsInFunction(source, fnName);
+  if (loops === null) return expectThat("no explicit loops", false, `could not find the function ${fnName} in ${file}`, weight);
+  return expectThat(
+    "no explicit loops",
+    loops === 0,
+    `${fnName} contains ${loops} loop${loops > 1 ? "s" : ""} (for/while/forEach); the vectorized version should use matrix operations only`,
+    weight,
+  );
+}
+
+/** True when every entry of a number array is finite. */
+export function allFinite(xs: ArrayLike<number>): boolean {
+  for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i])) return false;
+  return true;
+}
+
+/** Mean of a slice of a number array. */
+export function meanOf(xs: ArrayLike<number>, start = 0, end = xs.length): number {
+  let s = 0;
+  for (let i = start; i < end; i++) s += xs[i];
+  return s / (end - start);
+}
+
+/** A number array or a Float64Array from a student's return value, or null. */
+export function asNumberArray(v: unknown): number[] | null {
+  if (Array.isArray(v) && v.every((x) => typeof x === "number")) return v as number[];
+  if (v instanceof Float64Array) return Array.from(v);
+  if (isTensor(v) && v.shape.length === 1) return Array.from(toFloat64Array(v));
+  return null;
+}
+
+/** Three gaussian blobs in D dimensions (plus a bias column), well separated, with labels 0..2. */
+export function blobs(rng: Rng, n: number, d: number): { X: Tensor; y: Labels } {
+  const centers = randn([3, d], rng, 3);
+  const X = randn([n, d + 1], rng, 0.5);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    y[i] = c;
+    for (let k = 0; k < d; k++) X.set(i, k, X.get(i, k) + centers.get(c, k));
+    X.set(i, d, 1);
+  }
+  return { X, y };
+}
+
+/**
+ * For the vitest checks of the hidden tests: a Student that behaves like `base` except for the given
+ * functions and classes (keys "file:name") and source texts (keys "file"), to model a wrong submission.
+ */
+export function patchedStudent(
+  base: Student,
+  overrides: Record<string, unknown>,
+  sources: Record<string, string> = {},
+): Student {
+  return {
+    call: (file, fn, ...args) => {
+      const f = overrides[`${file}:${fn}`] as ((...a: unknown[]) => unknown) | undefined;
+      return f ? Promise.resolve().then(() => f(...args.map(cloneValue))) : base.call(file, fn, ...args);
+    },
+    callWithArgs: async (file, fn, ...args) => {
+      const f = overrides[`${file}:${fn}`] as ((...a: unknown[]) => unknown) | undefined;
+      if (!f) return base.callWithArgs(file, fn, ...args);
+      const copies = args.map(cloneValue);
+      return { value: await f(...copies), argsAfter: copies };
+    },
+    construct: async (file, cls, ...args) => {
+      const C = overrides[`${file}:${cls}`] as (new (...a: unknown[]) => Record<string, unknown>) | undefined;
+      if (!C) return base.construct(file, cls, ...args);
+      const obj = new C(...args.map(cloneValue));
+      return {
+        call: async (m, ...a) => (obj[m] as (...x: unknown[]) => unknown).apply(obj, a.map(cloneValue)),
+        callWithArgs: async (m, ...a) => {
+          const copies = a.map(cloneValue);
+          return { value: await (obj[m] as (...x: unknown[]) => unknown).apply(obj, copies), argsAfter: copies };
+        },
+        get: async (prop) => obj[prop],
+      };
+    },
+    source: (file) => (file in sources ? sources[file] : base.source(file)),
+  };
+}
