@@ -58,6 +58,9 @@ host.getSourceFile = (f, lang, onError, create) =>
   files.has(f) ? ts.createSourceFile(f, files.get(f), lang, true) : getSourceFile(f, lang, onError, create);
 const fileExists = host.fileExists.bind(host);
 host.fileExists = (f) => files.has(f) || fileExists(f);
+const directoryExists = host.directoryExists ? host.directoryExists.bind(host) : () => true;
+host.directoryExists = (d) => d === dir || directoryExists(d);
+host.realpath = (f) => f;
 const readFile = host.readFile.bind(host);
 host.readFile = (f) => (files.has(f) ? files.get(f) : readFile(f));
 const program = ts.createProgram([...files.keys()], options, host);

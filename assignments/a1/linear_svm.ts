@@ -1,0 +1,56 @@
+import {
+  add,
+  checkLinearLossArgs,
+  gemm,
+  map,
+  matmul,
+  maximum,
+  mul,
+  oneHot,
+  pickByLabel,
+  reshape,
+  sub,
+  sum,
+  zeros,
+  type Labels,
+  type Tensor,
+} from "@semantic-gap/lib";
+
+/** The loss of a linear classifier on a batch and its gradient with respect to W. */
+export interface LossAndGrad {
+  loss: number;
+  dW: Tensor;
+}
+
+/**
+ * Multiclass SVM loss with explicit loops over examples and classes, and its gradient.
+ * loss = (1/N) Σ_i Σ_{j≠y_i} max(0, s_ij − s_iy_i + 1) + reg·ΣW², where s = X·W.
+ * W: (D, C), X: (N, D), y: (N), dW: (D, C)
+ */
+export function svmLossNaive(W: Tensor, X: Tensor, y: Labels, reg: number): LossAndGrad {
+  checkLinearLossArgs("svmLossNaive", W, X, y, reg);
+  const [N, D] = X.shape;
+  const C = W.shape[1];
+  // TODO: Loop over the examples i and the classes j. For each example, compute its scores s_j = Σ_d X[i,d]·W[d,j]
+  // TODO: (read elements with X.get(i, d) and W.get(d, j)). For every class j ≠ y[i] whose margin
+  // TODO: s_j − s_{y[i]} + 1 is positive, add the margin to the loss, add X[i] to column j of dW and subtract it
+  // TODO: from column y[i]. Then divide the loss and dW by N, add reg·ΣW² to the loss and 2·reg·W to dW.
+  throw new Error("Not implemented: svmLossNaive");
+}
+
+/**
+ * Multiclass SVM loss and gradient without loops over examples: one GEMM for the scores, one for dW.
+ * W: (D, C), X: (N, D), y: (N), dW: (D, C)
+ */
+export function svmLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: number): LossAndGrad {
+  checkLinearLossArgs("svmLossVectorized", W, X, y, reg);
+  const N = X.shape[0];
+  const C = W.shape[1];
+  // TODO: Compute the scores with matmul(X, W), the correct-class scores with pickByLabel (reshape them to
+  // TODO: (N, 1) so they broadcast), and the margins max(0, s − s_y + 1) with the label's own margin zeroed
+  // TODO: (multiply by 1 − oneHot(y, C)). The loss is their sum over N plus reg·ΣW².
+  // TODO: For dW, build an (N, C) coefficient matrix: 1 where a margin is positive, and minus the number of
+  // TODO: positive margins of the row at the label's column; then dW = Xᵀ·coeff / N + 2·reg·W
+  // TODO: (gemm(X, coeff, { transA: true, alpha: 1 / N })). No loops over examples.
+  throw new Error("Not implemented: svmLossVectorized");
+}

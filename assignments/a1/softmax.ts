@@ -1,0 +1,52 @@
+import {
+  add,
+  checkLinearLossArgs,
+  div,
+  gemm,
+  map,
+  matmul,
+  max,
+  mul,
+  oneHot,
+  pickByLabel,
+  sub,
+  sum,
+  zeros,
+  type Labels,
+  type Tensor,
+} from "@semantic-gap/lib";
+import type { LossAndGrad } from "./linear_svm.js";
+
+export type { LossAndGrad };
+
+/**
+ * Softmax (cross-entropy) loss with explicit loops over examples and classes, and its gradient.
+ * loss = (1/N) Σ_i −log(e^{s_iy_i} / Σ_j e^{s_ij}) + reg·ΣW², where s = X·W; stable for scores of any size.
+ * W: (D, C), X: (N, D), y: (N), dW: (D, C)
+ */
+export function softmaxLossNaive(W: Tensor, X: Tensor, y: Labels, reg: number): LossAndGrad {
+  checkLinearLossArgs("softmaxLossNaive", W, X, y, reg);
+  const [N, D] = X.shape;
+  const C = W.shape[1];
+  // TODO: Loop over the examples. For each one compute its scores with loops (X.get(i, d), W.get(d, j)),
+  // TODO: subtract the largest score before exponentiating (Math.exp(1000) is Infinity; the shift changes
+  // TODO: nothing mathematically), and add −log p_{y[i]} = log Σ_j e^{s_j} − s_{y[i]} (both shifted) to the loss.
+  // TODO: The gradient of example i adds (p_j − [j = y[i]])·X[i] to column j of dW.
+  // TODO: Divide by N and add reg·ΣW² to the loss and 2·reg·W to dW.
+  throw new Error("Not implemented: softmaxLossNaive");
+}
+
+/**
+ * Softmax loss and gradient without loops over examples; stable for scores of any size.
+ * W: (D, C), X: (N, D), y: (N), dW: (D, C)
+ */
+export function softmaxLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: number): LossAndGrad {
+  checkLinearLossArgs("softmaxLossVectorized", W, X, y, reg);
+  const N = X.shape[0];
+  const C = W.shape[1];
+  // TODO: Compute the scores with matmul, subtract each row's maximum (max(scores, 1, true) keeps an (N, 1)
+  // TODO: column that broadcasts), exponentiate with map, and normalise by the row sums to get the
+  // TODO: probabilities. Take the loss from log Σ_j e^{s_j} − s_y of the shifted scores (pickByLabel helps),
+  // TODO: not from log(p), which is −Infinity once p underflows. dW = Xᵀ·(P − oneHot(y, C)) / N + 2·reg·W.
+  throw new Error("Not implemented: softmaxLossVectorized");
+}
