@@ -7,3 +7,4 @@ export * from "./gradcheck.js";
 export * from "./data/index.js";
 export * from "./linear.js";
 export * from "./pixel-distances.js";
+export * from "./knn.js";

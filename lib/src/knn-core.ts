@@ -1,0 +1,508 @@
+// The kernels behind lib's fast k-nearest-neighbour search, on raw Float64Arrays so that the main thread and
+// the worker threads (knn-worker.ts) run exactly the same code over shared memory.
+//
+// Two exact methods, which find the same neighbours:
+// - "brute": every distance. L2 through ‖q‖² + ‖x‖² − 2 q·x with lib's GEMM, a block of test rows against a
+//   block of training rows at a time; L1 in a tight loop that compares eight test rows with each training row.
+// - "pruned": the same distances, but most candidates are ruled out by cheap lower bounds first. Summing the
+//   pixels of a block of the image gives a coarse image; for any partition of the dimensions into blocks,
+//     L1:  Σ_b |Σ_{p∈b} (q_p − x_p)|        ≤ Σ_p |q_p − x_p|          (triangle inequality)
+//     L2²: Σ_b (Σ_{p∈b} (q_p − x_p))² / |b| ≤ Σ_p (q_p − x_p)²          (Cauchy–Schwarz)
+//   so a candidate whose coarse distance already exceeds the current k-th best cannot be among the k nearest.
+//   Candidates are visited in order of their total-sum difference (the one-block bound), from a list sorted by
+//   total sum, and then filtered through finer and finer block levels (7x7, 4x4 and 2x2 blocks of a
+//   28x28 image) before the exact distance, which itself stops early once it passes the k-th best.
+//
+// Neighbours are ordered by distance, ties by the smaller training index, in both methods.
+
+import { gemmRaw } from "./gemm.js";
+
+export type MetricCode = 0 | 1; // 0 = L2, 1 = L1
+
+/** Relative slack on every pruning test, far above the rounding error of the bounds (about 1e-13). */
+const PRUNE_SLACK = 1e-9;
+
+// ------------------------------------------------------------------ top-k
+
+/** The k best (distance, index) pairs seen so far: a max-heap with the worst pair at the root. */
+export class TopK {
+  readonly dist: Float64Array;
+  readonly idx: Int32Array;
+  size = 0;
+
+  constructor(readonly k: number) {
+    this.dist = new Float64Array(k);
+    this.idx = new Int32Array(k);
+  }
+
+  reset(): void {
+    this.size = 0;
+  }
+
+  /** The distance a candidate must not exceed to enter (Infinity until k pairs are held). */
+  bound(): number {
+    return this.size < this.k ? Infinity : this.dist[0];
+  }
+
+  /** Offers a pair; kept when the heap is not full or it beats the worst pair (ties: smaller index wins). */
+  push(d: number, i: number): void {
+    const dist = this.dist;
+    const idx = this.idx;
+    if (this.size < this.k) {
+      // Sift up.
+      let c = this.size++;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (dist[p] > d || (dist[p] === d && idx[p] > i)) break;
+        dist[c] = dist[p];
+        idx[c] = idx[p];
+        c = p;
+      }
+      dist[c] = d;
+      idx[c] = i;
+      return;
+    }
+    if (d > dist[0] || (d === dist[0] && i >= idx[0])) return;
+    // Replace the root and sift down.
+    const n = this.size;
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let m = l;
+      if (r < n && (dist[r] > dist[l] || (dist[r] === dist[l] && idx[r] > idx[l]))) m = r;
+      if (dist[m] < d || (dist[m] === d && idx[m] < i)) break;
+      dist[c] = dist[m];
+      idx[c] = idx[m];
+      c = m;
+    }
+    dist[c] = d;
+    idx[c] = i;
+  }
+
+  /** Writes the held pairs nearest first into outDist/outIdx at `at`; sqrt turns squared L2 into L2. */
+  drain(outDist: Float64Array, outIdx: Int32Array, at: number, sqrt: boolean): void {
+    const n = this.size;
+    const order = Array.from({ length: n }, (_, j) => j);
+    const dist = this.dist;
+    const idx = this.idx;
+    order.sort((a, b) => dist[a] - dist[b] || idx[a] - idx[b]);
+    for (let j = 0; j < n; j++) {
+      const d = dist[order[j]];
+      outDist[at + j] = sqrt ? Math.sqrt(d > 0 ? d : 0) : d;
+      outIdx[at + j] = idx[order[j]];
+    }
+    this.size = 0;
+  }
+}
+
+// ------------------------------------------------------------------ brute force
+
+/** Row sums of squares: x (n, d) row-major -> (n). */
+export function rowSquaredNorms(x: Float64Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    const o = i * d;
+    for (let p = 0; p < d; p++) s += x[o + p] * x[o + p];
+    out[i] = s;
+  }
+  return out;
+}
+
+/** Rows of training data compared at once by the GEMM path (a test block x this many products). */
+const BRUTE_TRAIN_BLOCK = 2048;
+
+/**
+ * Exact k nearest (squared L2) of test rows [r0, r1) by GEMM over blocks of training rows.
+ * train: (n, d), test: (m, d), outIdx/outDist: (m, k)
+ */
+export function bruteL2(
+  train: Float64Array,
+  trainSq: Float64Array,
+  n: number,
+  d: number,
+  test: Float64Array,
+  r0: number,
+  r1: number,
+  k: number,
+  outIdx: Int32Array,
+  outDist: Float64Array,
+): void {
+  const rows = r1 - r0;
+  if (rows <= 0) return;
+  const tb = Math.min(BRUTE_TRAIN_BLOCK, n);
+  const prod = new Float64Array(rows * tb);
+  const testSq = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let s = 0;
+    const o = (r0 + i) * d;
+    for (let p = 0; p < d; p++) s += test[o + p] * test[o + p];
+    testSq[i] = s;
+  }
+  const heaps = Array.from({ length: rows }, () => new TopK(k));
+  for (let j0 = 0; j0 < n; j0 += tb) {
+    const cols = Math.min(tb, n - j0);
+    // prod (rows, cols) = -2 · test[r0:r1] · train[j0:j0+cols]ᵀ
+    gemmRaw(rows, cols, d, -2, test, r0 * d, d, 1, train, j0 * d, 1, d, 0, prod, 0, cols, 1);
+    for (let i = 0; i < rows; i++) {
+      const h = heaps[i];
+      const qs = testSq[i];
+      const o = i * cols;
+      let lim = h.bound();
+      for (let j = 0; j < cols; j++) {
+        const v = qs + trainSq[j0 + j] + prod[o + j];
+        // Training rows come in index order, so an equal distance never displaces an earlier row.
+        if (v < lim) {
+          h.push(v, j0 + j);
+          lim = h.bound();
+        }
+      }
+    }
+  }
+  for (let i = 0; i < rows; i++) heaps[i].drain(outDist, outIdx, (r0 + i) * k, true);
+}
+
+/** Test rows compared with each training row at once by the L1 loop. */
+const L1_TEST_BLOCK = 8;
+
+/**
+ * Exact k nearest (L1) of test rows [r0, r1) in a tight loop.
+ * train: (n, d), test: (m, d), outIdx/outDist: (m, k)
+ */
+export function bruteL1(
+  train: Float64Array,
+  n: number,
+  d: number,
+  test: Float64Array,
+  r0: number,
+  r1: number,
+  k: number,
+  outIdx: Int32Array,
+  outDist: Float64Array,
+): void {
+  const heaps = Array.from({ length: L1_TEST_BLOCK }, () => new TopK(k));
+  const acc = new Float64Array(L1_TEST_BLOCK);
+  for (let b0 = r0; b0 < r1; b0 += L1_TEST_BLOCK) {
+    const rows = Math.min(L1_TEST_BLOCK, r1 - b0);
+    if (rows === L1_TEST_BLOCK) {
+      const q0 = b0 * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+      const q4 = q3 + d, q5 = q4 + d, q6 = q5 + d, q7 = q6 + d;
+      for (let j = 0; j < n; j++) {
+        const x = j * d;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        for (let p = 0; p < d; p++) {
+          const v = train[x + p];
+          s0 += Math.abs(test[q0 + p] - v);
+          s1 += Math.abs(test[q1 + p] - v);
+          s2 += Math.abs(test[q2 + p] - v);
+          s3 += Math.abs(test[q3 + p] - v);
+          s4 += Math.abs(test[q4 + p] - v);
+          s5 += Math.abs(test[q5 + p] - v);
+          s6 += Math.abs(test[q6 + p] - v);
+          s7 += Math.abs(test[q7 + p] - v);
+        }
+        acc[0] = s0; acc[1] = s1; acc[2] = s2; acc[3] = s3;
+        acc[4] = s4; acc[5] = s5; acc[6] = s6; acc[7] = s7;
+        for (let r = 0; r < L1_TEST_BLOCK; r++) if (acc[r] < heaps[r].bound()) heaps[r].push(acc[r], j);
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        const x = j * d;
+        for (let r = 0; r < rows; r++) {
+          const q = (b0 + r) * d;
+          let s = 0;
+          for (let p = 0; p < d; p++) s += Math.abs(test[q + p] - train[x + p]);
+          if (s < heaps[r].bound()) heaps[r].push(s, j);
+        }
+      }
+    }
+    for (let r = 0; r < rows; r++) heaps[r].drain(outDist, outIdx, (b0 + r) * k, false);
+  }
+}
+
+// ------------------------------------------------------------------ pruned search
+
+/** One level of coarse images: which block each dimension falls in, and every training row's block sums. */
+export interface PruneLevel {
+  blocks: number;
+  /** (d) the block of each dimension. */
+  group: Int32Array;
+  /** (blocks) 1 / block size, the L2 bound's weights. */
+  weight: Float64Array;
+  /** (n, blocks) block sums of the training rows, in the order of `order`. */
+  coarse: Float64Array;
+}
+
+/** What the pruned search needs besides the training rows themselves. */
+export interface PruneTables {
+  /** (n) training indices sorted by total sum. */
+  order: Int32Array;
+  /** (n) total sums in that order (ascending). */
+  sums: Float64Array;
+  /** Coarse levels, coarsest first. */
+  levels: PruneLevel[];
+}
+
+/**
+ * Block partitions of the dimensions, coarsest first: for an image (C, H, W) or (H, W) flattened row-major,
+ * square blocks of edge ceil(max(H, W) / 2^l), l >= 2, within each channel (7, 4 and 2 for 28x28); for plain
+ * vectors, contiguous runs of length ceil(d / 4^l). Levels stop before blocks shrink to single dimensions.
+ */
+export function blockGroups(d: number, imageShape?: ReadonlyArray<number>): Int32Array[] {
+  let c = 1;
+  let h = 1;
+  let w = d;
+  if (imageShape && imageShape.length >= 2) {
+    h = imageShape[imageShape.length - 2];
+    w = imageShape[imageShape.length - 1];
+    c = d / (h * w);
+  } else if (!imageShape) {
+    const s = Math.round(Math.sqrt(d));
+    if (s * s === d && s >= 4) {
+      h = s;
+      w = s;
+    }
+  }
+  const groups: Int32Array[] = [];
+  if (!Number.isInteger(c) || c < 1) return groups;
+  const twoD = h > 1;
+  // The 2x2-block level of an image prunes too little to pay for itself (measured on Fashion-MNIST).
+  for (let l = twoD ? 2 : 1; l < 16; l++) {
+    const edge = twoD ? Math.ceil(Math.max(h, w) / 2 ** l) : Math.ceil(w / 4 ** l);
+    if (edge < 2) break;
+    const bh = twoD ? edge : 1;
+    const bw = edge;
+    const nbh = Math.ceil(h / bh);
+    const nbw = Math.ceil(w / bw);
+    const g = new Int32Array(d);
+    for (let ch = 0; ch < c; ch++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          g[ch * h * w + y * w + x] = ch * nbh * nbw + Math.floor(y / bh) * nbw + Math.floor(x / bw);
+        }
+      }
+    }
+    groups.push(g);
+  }
+  return groups;
+}
+
+/** Sums of each row over each block: x (n, d) -> (n, blocks), rows taken in `order` when given. */
+function blockSums(
+  x: Float64Array,
+  n: number,
+  d: number,
+  group: Int32Array,
+  blocks: number,
+  order: Int32Array | null,
+  out: Float64Array,
+): void {
+  for (let r = 0; r < n; r++) {
+    const src = (order ? order[r] : r) * d;
+    const dst = r * blocks;
+    for (let p = 0; p < d; p++) out[dst + group[p]] += x[src + p];
+  }
+}
+
+/** Builds the pruning tables for training rows x (n, d); `alloc` chooses the memory (shared or not). */
+export function buildPruneTables(
+  x: Float64Array,
+  n: number,
+  d: number,
+  groups: Int32Array[],
+  alloc: (bytes: number) => ArrayBufferLike,
+): PruneTables {
+  const total = new Float64Array(n);
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    const o = r * d;
+    for (let p = 0; p < d; p++) s += x[o + p];
+    total[r] = s;
+  }
+  const idx = Array.from({ length: n }, (_, i) => i);
+  idx.sort((a, b) => total[a] - total[b] || a - b);
+  const order = new Int32Array(alloc(4 * n));
+  const sums = new Float64Array(alloc(8 * n));
+  for (let r = 0; r < n; r++) {
+    order[r] = idx[r];
+    sums[r] = total[idx[r]];
+  }
+  const levels = groups.map((group) => {
+    let blocks = 0;
+    for (let p = 0; p < d; p++) if (group[p] + 1 > blocks) blocks = group[p] + 1;
+    const size = new Float64Array(blocks);
+    for (let p = 0; p < d; p++) size[group[p]]++;
+    const weight = size.map((s) => 1 / s);
+    const coarse = new Float64Array(alloc(8 * n * blocks));
+    blockSums(x, n, d, group, blocks, order, coarse);
+    const sharedGroup = new Int32Array(alloc(4 * d));
+    sharedGroup.set(group);
+    const sharedWeight = new Float64Array(alloc(8 * blocks));
+    sharedWeight.set(weight);
+    return { blocks, group: sharedGroup, weight: sharedWeight, coarse };
+  });
+  return { order, sums, levels };
+}
+
+/** How often the pruned search got past each stage (for the bench's report). */
+export interface PruneStats {
+  /** Candidates reached in the sorted scan (the total-sum bound). */
+  scanned: number;
+  /** Candidates whose exact distance was started. */
+  exact: number;
+}
+
+/** Dimensions summed between checks of the exact distance against the k-th best. */
+const ABANDON_STEP = 64;
+
+/**
+ * Exact k nearest of test rows [r0, r1) with lower-bound pruning (see the top of this file).
+ * train: (n, d), test: (m, d), outIdx/outDist: (m, k); returns how much work the bounds left.
+ */
+export function prunedSearch(
+  metric: MetricCode,
+  train: Float64Array,
+  n: number,
+  d: number,
+  tables: PruneTables,
+  test: Float64Array,
+  r0: number,
+  r1: number,
+  k: number,
+  outIdx: Int32Array,
+  outDist: Float64Array,
+): PruneStats {
+  const { order, sums, levels } = tables;
+  const L = levels.length;
+  const qc = levels.map((lv) => new Float64Array(lv.blocks));
+  const heap = new TopK(k);
+  const stats: PruneStats = { scanned: 0, exact: 0 };
+  const l2 = metric === 0;
+  const slack = 1 + PRUNE_SLACK;
+  for (let r = r0; r < r1; r++) {
+    const q = r * d;
+    let qs = 0;
+    for (let p = 0; p < d; p++) qs += test[q + p];
+    for (let l = 0; l < L; l++) {
+      const c = qc[l];
+      const g = levels[l].group;
+      c.fill(0);
+      for (let p = 0; p < d; p++) c[g[p]] += test[q + p];
+    }
+    // First position whose sum is >= qs.
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sums[mid] < qs) lo = mid + 1;
+      else hi = mid;
+    }
+    let down = lo - 1;
+    let up = lo;
+    let lim = Infinity; // k-th best distance (squared for L2) times the slack
+    heap.reset();
+    for (;;) {
+      const gd = down >= 0 ? qs - sums[down] : Infinity;
+      const gu = up < n ? sums[up] - qs : Infinity;
+      let pos: number;
+      let gap: number;
+      if (gd <= gu) {
+        gap = gd;
+        pos = down--;
+      } else {
+        gap = gu;
+        pos = up++;
+      }
+      if (gap === Infinity) break;
+      // Every later candidate is at least this far in total sum.
+      if ((l2 ? (gap * gap) / d : gap) > lim) break;
+      stats.scanned++;
+      let pruned = false;
+      for (let l = 0; l < L && !pruned; l++) {
+        const lv = levels[l];
+        const b = lv.blocks;
+        const cs = lv.coarse;
+        const c = qc[l];
+        const base = pos * b;
+        let s = 0;
+        if (l2) {
+          const wt = lv.weight;
+          for (let j = 0; j < b; j++) {
+            const t = c[j] - cs[base + j];
+            s += t * t * wt[j];
+          }
+        } else {
+          for (let j = 0; j < b; j++) s += Math.abs(c[j] - cs[base + j]);
+        }
+        if (s > lim) pruned = true;
+      }
+      if (pruned) continue;
+      stats.exact++;
+      const i = order[pos];
+      const x = i * d;
+      let s = 0;
+      let abandoned = false;
+      for (let p = 0; p < d && !abandoned; ) {
+        const end = Math.min(d, p + ABANDON_STEP);
+        if (l2) {
+          for (; p < end; p++) {
+            const t = test[q + p] - train[x + p];
+            s += t * t;
+          }
+        } else {
+          for (; p < end; p++) s += Math.abs(test[q + p] - train[x + p]);
+        }
+        abandoned = s > lim;
+      }
+      if (abandoned) continue;
+      heap.push(s, i);
+      const bnd = heap.bound();
+      lim = bnd === Infinity ? Infinity : bnd * slack;
+    }
+    heap.drain(outDist, outIdx, r * k, l2);
+  }
+  return stats;
+}
+
+// ------------------------------------------------------------------ jobs
+
+/** What a worker receives: typed arrays over shared memory, and a shared counter of claimed test rows. */
+export interface KnnJob {
+  method: "brute" | "pruned";
+  metric: MetricCode;
+  n: number;
+  d: number;
+  m: number;
+  k: number;
+  train: Float64Array;
+  test: Float64Array;
+  trainSq: Float64Array | null;
+  tables: PruneTables | null;
+  outIdx: Int32Array;
+  outDist: Float64Array;
+  /** Int32Array(1): the next unclaimed test row. */
+  next: Int32Array;
+  /** Test rows claimed at a time. */
+  chunk: number;
+}
+
+/** Runs a job's test rows until none are left; the same loop in a worker or in this thread. */
+export function runKnnJob(job: KnnJob): PruneStats {
+  const stats: PruneStats = { scanned: 0, exact: 0 };
+  for (;;) {
+    const r0 = Atomics.add(job.next, 0, job.chunk);
+    if (r0 >= job.m) break;
+    const r1 = Math.min(job.m, r0 + job.chunk);
+    if (job.method === "brute") {
+      if (job.metric === 0) bruteL2(job.train, job.trainSq!, job.n, job.d, job.test, r0, r1, job.k, job.outIdx, job.outDist);
+      else bruteL1(job.train, job.n, job.d, job.test, r0, r1, job.k, job.outIdx, job.outDist);
+    } else {
+      const s = prunedSearch(job.metric, job.train, job.n, job.d, job.tables!, job.test, r0, r1, job.k, job.outIdx, job.outDist);
+      stats.scanned += s.scanned;
+      stats.exact += s.exact;
+    }
+  }
+  return stats;
+}
