@@ -2,7 +2,7 @@
  * The grader's command line.
  *
  *   grade <submission folder or .zip> [--assignment a1] [--out results.json] [--json report.json]
- *         [--seed N] [--timeout ms] [--no-typecheck] [--quiet]
+ *         [--seed N] [--timeout ms] [--memory MB] [--no-typecheck] [--no-netns] [--tests-dir dir] [--quiet]
  *   grade --batch <folder> [--assignment a1] [--csv grades.csv] [--out-dir dir] [--jobs N]
  *   check [a1] [folder]                  public checks, default folder assignments/<a>
  *   package-gradescope <a1> [--out file]
@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gradeBatch, progressLine } from "./batch.js";
+import { loadTests } from "./discover.js";
 import { assignmentFiles, gradeSubmission, type GradeOptions, type GradeReport } from "./engine.js";
 import { gradescopeZip, studentZip, writeZip } from "./package.js";
 import { paths, repoRoot } from "./paths.js";
@@ -25,7 +26,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
-  const valued = new Set(["assignment", "out", "json", "seed", "timeout", "batch", "csv", "out-dir", "jobs", "memory"]);
+  const valued = new Set(["assignment", "out", "json", "seed", "timeout", "batch", "csv", "out-dir", "jobs", "memory", "tests-dir"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith("--")) {
@@ -107,6 +108,7 @@ async function grade(args: Args): Promise<number> {
       csv: str(args, "csv") ?? "grades.csv",
       outDir: str(args, "out-dir"),
       jobs: num(args, "jobs"),
+      testsDir: str(args, "tests-dir"),
       grade: { ...gradeOptions(args), typecheck: args.flags.has("typecheck") },
       onProgress: (done, total, row) => {
         const line = progressLine(done, total, started, row);
@@ -126,7 +128,9 @@ async function grade(args: Args): Promise<number> {
   const out = str(args, "out");
   let report: GradeReport;
   try {
-    report = await gradeSubmission({ ...gradeOptions(args), assignment, submission });
+    const testsDir = str(args, "tests-dir");
+    const tests = testsDir ? await loadTests(assignment, testsDir) : undefined;
+    report = await gradeSubmission({ ...gradeOptions(args), assignment, submission, tests });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (out) writeJson(out, { score: 0, output: `The autograder failed (not because of your code): ${message}`, tests: [] });

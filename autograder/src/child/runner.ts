@@ -108,20 +108,24 @@ const blockedModules = [
 ];
 
 function blocker(what: string): () => never {
-  return () => {
+  // A plain function (not an arrow): `new` on it and `class extends` of it must work, and then throw.
+  return function blocked(): never {
     throw new Error(`${what} is not available while grading`);
   };
 }
 
 function harden(): void {
   const require = createRequire(import.meta.url);
+  // Load every module first, then patch: some load others and extend their classes at load time.
+  const loaded: [string, Record<string | symbol, unknown>][] = [];
   for (const name of blockedModules) {
-    let mod: Record<string | symbol, unknown>;
     try {
-      mod = require(`node:${name}`) as Record<string | symbol, unknown>;
+      loaded.push([name, require(`node:${name}`) as Record<string | symbol, unknown>]);
     } catch {
-      continue;
+      // not in this Node version
     }
+  }
+  for (const [name, mod] of loaded) {
     for (const key of Reflect.ownKeys(mod)) {
       const value = mod[key];
       if (typeof value !== "function" && (typeof value !== "object" || value === null)) continue;
