@@ -64,7 +64,17 @@ export function stageSubmission(submission: string, expected: string[]): StagedS
           entries++;
           if (entries > maxZipEntries) return false;
           const base = path.posix.basename(f.name);
-          return want.has(base) && f.originalSize <= maxFileBytes && !f.name.includes("..");
+          if (!want.has(base)) {
+            if (/\.(ts|ipynb)$/.test(base) && !f.name.split("/").some((p) => p.startsWith(".") || p === "__MACOSX")) {
+              ignored.push(f.name);
+            }
+            return false;
+          }
+          if (f.originalSize > maxFileBytes) {
+            problems.push(`${f.name} is larger than ${maxFileBytes / 1e6} MB and was not graded`);
+            return false;
+          }
+          return !f.name.includes("..");
         },
       });
       for (const [name, data] of Object.entries(files)) {

