@@ -37,7 +37,7 @@ export function softmaxLossNaive(W: Tensor, X: Tensor, y: Labels, reg: number): 
 }
 
 /**
- * Softmax loss and gradient without loops over examples; stable for scores of any size.
+ * Softmax loss and gradient without explicit loops; stable for scores of any size.
  * W: (D, C), X: (N, D), y: (N), dW: (D, C)
  */
 export function softmaxLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: number): LossAndGrad {
@@ -48,5 +48,6 @@ export function softmaxLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: numb
   // TODO: column that broadcasts), exponentiate with map, and normalise by the row sums to get the
   // TODO: probabilities. Take the loss from log Σ_j e^{s_j} − s_y of the shifted scores (pickByLabel helps),
   // TODO: not from log(p), which is −Infinity once p underflows. dW = Xᵀ·(P − oneHot(y, C)) / N + 2·reg·W.
+  // TODO: Write no explicit loops (for, while, forEach): whole-tensor operations only; a hidden test checks this.
   throw new Error("Not implemented: softmaxLossVectorized");
 }

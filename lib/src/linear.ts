@@ -8,6 +8,7 @@ import {
   checkTensor,
   contiguous,
   copy,
+  isContiguous,
   randn,
   takeLabels,
   takeRows,
@@ -267,9 +268,21 @@ function setupTraining(fn: string, X: Tensor, y: Labels, opts: TrainLinearOption
   };
 }
 
+/** The rows of X at idx as a new (k, D) tensor; a plain copy loop when X is row-major. */
+function gatherRows(X: Tensor, idx: Int32Array): Tensor {
+  if (!isContiguous(X)) return takeRows(X, idx);
+  const d = X.shape[1];
+  const out = zeros([idx.length, d]);
+  for (let i = 0; i < idx.length; i++) {
+    const start = X.offset + idx[i] * d;
+    out.data.set(X.data.subarray(start, start + d), i * d);
+  }
+  return out;
+}
+
 function sgdStep(lossFn: LinearLossFn, X: Tensor, y: Labels, st: TrainState): number {
   const idx = st.rng.choice(X.shape[0], st.batchSize);
-  const { loss, dW } = lossFn(st.W, takeRows(X, idx), takeLabels(y, idx), st.reg);
+  const { loss, dW } = lossFn(st.W, gatherRows(X, idx), takeLabels(y, idx), st.reg);
   const w = st.W.data;
   const g = dW.data;
   for (let k = 0; k < w.length; k++) w[k] -= st.lr * g[k];

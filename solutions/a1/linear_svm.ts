@@ -72,7 +72,7 @@ export function svmLossNaive(W: Tensor, X: Tensor, y: Labels, reg: number): Loss
 }
 
 /**
- * Multiclass SVM loss and gradient without loops over examples: one GEMM for the scores, one for dW.
+ * Multiclass SVM loss and gradient without explicit loops: one GEMM for the scores, one for dW.
  * W: (D, C), X: (N, D), y: (N), dW: (D, C)
  */
 export function svmLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: number): LossAndGrad {
@@ -84,7 +84,8 @@ export function svmLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: number):
   // TODO: (multiply by 1 − oneHot(y, C)). The loss is their sum over N plus reg·ΣW².
   // TODO: For dW, build an (N, C) coefficient matrix: 1 where a margin is positive, and minus the number of
   // TODO: positive margins of the row at the label's column; then dW = Xᵀ·coeff / N + 2·reg·W
-  // TODO: (gemm(X, coeff, { transA: true, alpha: 1 / N })). No loops over examples.
+  // TODO: (gemm(X, coeff, { transA: true, alpha: 1 / N })). Write no explicit loops (for, while, forEach):
+  // TODO: whole-tensor operations only; a hidden test checks this.
   // BEGIN SOLUTION
   const scores = matmul(X, W);
   const correct = reshape(pickByLabel(scores, y), [N, 1]);
