@@ -64,7 +64,11 @@ export function formatTable(r: GradeReport, mode: "grade" | "check" = "grade", w
   if (r.graderError) lines.push(`GRADER ERROR (not caused by the submission): ${r.graderError}`, "");
   const passed = r.tests.filter((t) => t.status === "passed").length;
   if (mode === "check") {
-    lines.push(`Public checks: ${passed} of ${r.tests.length} passed (${pts(r.score)} of ${pts(r.maxScore)} points).`);
+    lines.push(
+      r.tests.length === 0
+        ? "This assignment has no public checks here; the notebook's sanity checks are your guide."
+        : `Public checks: ${passed} of ${r.tests.length} passed (${pts(r.score)} of ${pts(r.maxScore)} points).`,
+    );
     lines.push(
       r.notRun.count > 0
         ? `${r.notRun.count} hidden test(s) worth ${pts(r.notRun.points)} points run only when you hand in; ` +
