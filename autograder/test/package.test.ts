@@ -83,4 +83,25 @@ describe("the students' bundle", () => {
     expect(new TextDecoder().decode(entries["README.md"])).toMatch(/npm run check -- a1/);
     expect(repoRoot).toBeTruthy();
   });
+
+  it.runIf(hasA1Tests)("runs the students' public checks from the unpacked bundle, on the stubs, without the solutions", () => {
+    const { zip } = studentZip("a1");
+    const root = tempDir("sg-student-");
+    for (const [name, data] of Object.entries(unzipSync(zip))) {
+      const full = path.join(root, name);
+      mkdirSync(path.dirname(full), { recursive: true });
+      writeFileSync(full, data);
+    }
+    symlinkSync(paths.nodeModules, path.join(root, "node_modules")); // what npm install would give
+    const run = spawnSync(process.execPath, ["--import", "tsx", "autograder/src/cli.ts", "check", "a1"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Public checks: 0 of \d+ passed/);
+    expect(run.stdout).toMatch(/not implemented yet/);
+    expect(run.stdout).toMatch(/passing the public checks does not mean they pass/);
+    expect(run.stdout).not.toMatch(/GRADER ERROR/);
+  }, 120_000);
 });
