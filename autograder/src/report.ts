@@ -149,9 +149,9 @@ export interface GradebookRow {
   error?: string;
 }
 
-/** The gradebook: submission, score, max score, one column per test (points), and an error column. */
+/** The gradebook: submission, score, max score, one column per test (points), the run's seed and an error column. */
 export function toCsv(rows: GradebookRow[], testNames: string[]): string {
-  const header = ["submission", "score", "max_score", ...testNames, "error"];
+  const header = ["submission", "score", "max_score", ...testNames, "seed", "error"];
   const lines = [header.map(csvField).join(",")];
   for (const row of rows) {
     const r = row.report;
@@ -161,6 +161,7 @@ export function toCsv(rows: GradebookRow[], testNames: string[]): string {
       r ? r.score : "",
       r ? r.maxScore : "",
       ...testNames.map((n) => (byName.has(n) ? byName.get(n)! : "")),
+      r ? r.seed : "",
       row.error ?? r?.graderError ?? "",
     ];
     lines.push(cells.map(csvField).join(","));

@@ -97,7 +97,8 @@ describe("reports", () => {
     expect(lines).toHaveLength(3);
     expect(lines[0].split(",").slice(0, 3)).toEqual(["submission", "score", "max_score"]);
     expect(lines[1].startsWith("alice,5,15,")).toBe(true);
-    expect(lines[2]).toBe(`"bob, jr",,,${",".repeat(7)}worker died`);
+    expect(lines[1].endsWith(`,${r.seed},`)).toBe(true);
+    expect(lines[2]).toBe(`"bob, jr",,,${",".repeat(8)}worker died`);
   });
 
   it("the progress line shows counts and an ETA", () => {
@@ -131,7 +132,7 @@ describe("batch grading", () => {
     ]);
     const lines = readFileSync(csv, "utf8").trim().split("\n");
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toBe(["submission", "score", "max_score", ...testNames, "error"].map((s) => (s.includes(",") ? `"${s}"` : s)).join(","));
+    expect(lines[0]).toBe(["submission", "score", "max_score", ...testNames, "seed", "error"].map((s) => (s.includes(",") ? `"${s}"` : s)).join(","));
     expect(lines[1].startsWith("alice,15,15,")).toBe(true);
   });
 });
