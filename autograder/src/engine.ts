@@ -40,6 +40,8 @@ export interface GradeOptions {
   typecheck?: boolean;
   /** Network namespace for the child when available (default "auto"). */
   netns?: "auto" | "off";
+  /** More Node flags for the child process. */
+  nodeArgs?: string[];
   /** Called after each test (progress). */
   onTest?: (r: TestResult) => void;
 }
@@ -88,6 +90,11 @@ export interface GradeReport {
 }
 
 const defaults = { timeoutMs: 10_000, heapMb: 512, rssMb: 1536, diskMb: 64 };
+
+/** A failure of the grader or its environment (never of the submission): grading stops and says so. */
+export class GraderFailure extends Error {
+  override name = "GraderFailure";
+}
 const startupTimeoutMs = 20_000;
 
 /** The stub files of an assignment: the .ts files of assignments/<a>/ (or solutions/<a>/ when not generated). */
@@ -166,6 +173,22 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
     }
   } catch (e) {
     report.graderError = e instanceof Error ? `${e.message}` : String(e);
+    // The report stays complete: every test not run is listed with the reason.
+    for (const t of tests.slice(report.tests.length)) {
+      report.tests.push({
+        name: t.test.name,
+        number: t.number,
+        module: t.module,
+        score: 0,
+        maxScore: t.test.maxScore,
+        status: "failed",
+        visibility: t.test.visibility ?? "after_published",
+        parts: [],
+        output: `not run: the grader failed (${report.graderError})`,
+        failure: "grader-error",
+        durationMs: 0,
+      });
+    }
   } finally {
     await engine.close();
     report.typeErrors = await typecheck;
@@ -217,12 +240,17 @@ class Engine {
       rssMb: this.opts.rssMb ?? defaults.rssMb,
       diskMb: this.opts.diskMb ?? defaults.diskMb,
       netns: this.opts.netns ?? "auto",
+      nodeArgs: this.opts.nodeArgs,
     };
     const s = new ChildSession(sandbox);
     this.session = s;
     const timer = setTimeout(() => s.kill("crash", "the grading process did not start in time"), startupTimeoutMs);
     try {
       await s.ready;
+    } catch (e) {
+      // No student code runs before the child reports ready: this is the environment's fault.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new GraderFailure(`the child process could not start (${why}): ${s.logTail(600).trim()}`);
     } finally {
       clearTimeout(timer);
     }
@@ -292,6 +320,7 @@ class Engine {
     if (outcome === "timeout") return fail(`timed out after ${(timeoutMs / 1000).toFixed(1)} s (an infinite loop, or far too slow)`, "timeout");
     if (!Array.isArray(outcome)) {
       const e = outcome.error;
+      if (e instanceof GraderFailure) throw e;
       if (e instanceof StudentError) return fail(describeStudentError(e), e.kind);
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       return fail(`the grader could not check this result (${msg})`, "grader-error");

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, lstatSync, readSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import path from "node:path";
 import { decodeUntrusted, CodecError } from "./codec.js";
 import type { Runtime } from "./runtime.js";
@@ -22,6 +22,8 @@ export interface SandboxOptions {
   diskMb: number;
   /** Also run the child in a fresh network namespace when the system allows it ("auto"). */
   netns: "auto" | "off";
+  /** More Node flags for the child (e.g. --stack-size=...). */
+  nodeArgs?: string[];
 }
 
 let netnsWorks: boolean | null = null;
@@ -78,6 +80,7 @@ export class ChildSession {
       `--max-old-space-size=${opts.heapMb}`,
       "--enable-source-maps",
       "--no-warnings",
+      ...(opts.nodeArgs ?? []),
       runtime.runner,
       codeDir,
     ];
@@ -229,7 +232,7 @@ export class ChildSession {
   /** The last few KB of the child's output (for classifying how it died). */
   logTail(bytes = 8192): string {
     try {
-      const size = fstatSync(this.logFd).size;
+      const size = statSync(this.opts.logFile).size;
       const n = Math.min(bytes, size);
       const buf = Buffer.alloc(n);
       const fd = openSync(this.opts.logFile, "r");

@@ -75,6 +75,17 @@ describe("grading the toy assignment", () => {
   });
 });
 
+describe("grader failures", () => {
+  it("a child that cannot start is the grader's fault: the report says so and still lists every test", async () => {
+    const r = await gradeToy(path.join(toyDir, "solution"), { nodeArgs: ["--no-such-node-flag"] });
+    expect(r.graderError).toMatch(/the child process could not start/);
+    expect(r.graderError).toMatch(/bad option: --no-such-node-flag/);
+    expect(r.tests).toHaveLength(7);
+    expect(r.tests.every((t) => t.failure === "grader-error" && t.score === 0)).toBe(true);
+    expect(formatTable(r)).toMatch(/GRADER ERROR \(not caused by the submission\)/);
+  });
+});
+
 describe("reports", () => {
   it("the terminal table, results.json and CSV carry every test", async () => {
     const r = await gradeToy(toySubmission(null));
