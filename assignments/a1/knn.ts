@@ -1,0 +1,140 @@
+import {
+  add,
+  assign,
+  checkDimsEqual,
+  checkLabels,
+  checkTensor,
+  gemm,
+  map,
+  mul,
+  reshape,
+  sliceRows,
+  sub,
+  sum,
+  zeros,
+  type Labels,
+  type Tensor,
+} from "@semantic-gap/lib";
+
+/**
+ * A k-nearest-neighbour classifier with the L2 (Euclidean) distance.
+ * Training only remembers the data; prediction compares every test example with every training example,
+ * takes the k closest and lets them vote.
+ * X: (N, D) rows are examples, y: (N) labels in 0..C-1
+ */
+export class KNearestNeighbor {
+  private XTrain: Tensor | null = null;
+  private yTrain: Labels | null = null;
+
+  /**
+   * Remembers the training data: for kNN, that is all of training.
+   * X: (numTrain, D), y: (numTrain)
+   */
+  train(X: Tensor, y: Labels): void {
+    checkTensor("KNearestNeighbor.train", "X", X, 2);
+    checkLabels("KNearestNeighbor.train", "y", y, X.shape[0]);
+    if (X.shape[0] === 0) throw new RangeError("KNearestNeighbor.train: X must hold at least one training example");
+    this.XTrain = X;
+    this.yTrain = y;
+  }
+
+  /**
+   * Predicts a label for every row of X by a majority vote of its k nearest training examples.
+   * numLoops picks the distance implementation: 0, 1 or 2.
+   * X: (numTest, D), out: (numTest)
+   */
+  predict(X: Tensor, k = 1, numLoops = 0): Labels {
+    let dists: Tensor;
+    if (numLoops === 0) dists = this.computeDistancesNoLoops(X);
+    else if (numLoops === 1) dists = this.computeDistancesOneLoop(X);
+    else if (numLoops === 2) dists = this.computeDistancesTwoLoops(X);
+    else throw new RangeError(`KNearestNeighbor.predict: numLoops must be 0, 1 or 2, got ${numLoops}`);
+    return this.predictLabels(dists, k);
+  }
+
+  /** The training data, after checking that train was called and that X has as many columns. */
+  private trained(fn: string, X: Tensor): { XTrain: Tensor; yTrain: Labels } {
+    if (!this.XTrain || !this.yTrain) throw new Error(`KNearestNeighbor.${fn}: call train(X, y) first`);
+    checkTensor(`KNearestNeighbor.${fn}`, "X", X, 2);
+    checkDimsEqual(`KNearestNeighbor.${fn}`, "X", X, 1, "XTrain", this.XTrain, 1);
+    return { XTrain: this.XTrain, yTrain: this.yTrain };
+  }
+
+  /**
+   * L2 distances between every test row and every training row, with a loop over the test rows nested in
+   * a loop over the training rows.
+   * X: (numTest, D), out: (numTest, numTrain) with out[i, j] = ‖X[i] − XTrain[j]‖₂
+   */
+  computeDistancesTwoLoops(X: Tensor): Tensor {
+    const { XTrain } = this.trained("computeDistancesTwoLoops", X);
+    const numTest = X.shape[0];
+    const numTrain = XTrain.shape[0];
+    const D = X.shape[1];
+    const dists = zeros([numTest, numTrain]);
+    // TODO: For every test row i and every training row j, compute the L2 distance
+    // TODO: sqrt(Σ_d (X[i, d] − XTrain[j, d])²) and store it with dists.set(i, j, value).
+    // TODO: Read elements with X.get(i, d) and XTrain.get(j, d) (they work for any strides, so views are fine).
+    // TODO: A plain loop over the D dimensions inside is fine; the two loops are the ones over examples.
+    throw new Error("Not implemented: computeDistancesTwoLoops");
+    return dists;
+  }
+
+  /**
+   * L2 distances with one loop, over the test rows; each row's distances to all training rows come from
+   * whole-tensor operations.
+   * X: (numTest, D), out: (numTest, numTrain)
+   */
+  computeDistancesOneLoop(X: Tensor): Tensor {
+    const { XTrain } = this.trained("computeDistancesOneLoop", X);
+    const numTest = X.shape[0];
+    const numTrain = XTrain.shape[0];
+    const dists = zeros([numTest, numTrain]);
+    // TODO: For every test row i: take it as a (1, D) view with sliceRows(X, i, i + 1); sub(XTrain, row)
+    // TODO: broadcasts it against all training rows, giving (numTrain, D) differences. Square them (mul),
+    // TODO: sum along axis 1, take the square root (map with Math.sqrt), and write the result into row i of
+    // TODO: dists: assign(sliceRows(dists, i, i + 1), reshape(rowDistances, [1, numTrain])).
+    // TODO: No loop over the training rows.
+    throw new Error("Not implemented: computeDistancesOneLoop");
+    return dists;
+  }
+
+  /**
+   * L2 distances with no loop over examples: ‖a − b‖² = ‖a‖² + ‖b‖² − 2·a·b, where the products a·b of all
+   * pairs come from one matrix multiplication.
+   * X: (numTest, D), out: (numTest, numTrain)
+   */
+  computeDistancesNoLoops(X: Tensor): Tensor {
+    const { XTrain } = this.trained("computeDistancesNoLoops", X);
+    const numTrain = XTrain.shape[0];
+    // TODO: Expand ‖a − b‖² = ‖a‖² + ‖b‖² − 2·a·b. The squared norms of the test rows, as a (numTest, 1)
+    // TODO: column: sum(mul(X, X), 1, true); of the training rows, as a (1, numTrain) row: reshape the sum.
+    // TODO: All the products at once: gemm(X, XTrain, { transB: true, alpha: -2 }) is −2·X·XTrainᵀ.
+    // TODO: add broadcasts the column and the row over the (numTest, numTrain) matrix. Rounding can make a
+    // TODO: tiny squared distance slightly negative: clamp at 0 before the square root (map).
+    // TODO: No for/while loops, no forEach/map/reduce over arrays, and no calls to the other two versions.
+    throw new Error("Not implemented: computeDistancesNoLoops");
+  }
+
+  /**
+   * Labels by a majority vote of the k nearest training examples of each test row; a tie between labels
+   * goes to the smallest label. Among training examples at equal distance, the one with the smaller index
+   * counts as nearer.
+   * dists: (numTest, numTrain), out: (numTest)
+   */
+  predictLabels(dists: Tensor, k = 1): Labels {
+    if (!this.yTrain) throw new Error("KNearestNeighbor.predictLabels: call train(X, y) first");
+    const yTrain = this.yTrain;
+    checkTensor("KNearestNeighbor.predictLabels", "dists", dists, [null, yTrain.length]);
+    const numTest = dists.shape[0];
+    const numTrain = dists.shape[1];
+    const yPred = new Int32Array(numTest);
+    // TODO: Throw a RangeError when k is not an integer in 1..numTrain, saying what k and numTrain are.
+    // TODO: For each test row i: find the indices of its k smallest distances (dists.get(i, j)), nearest
+    // TODO: first; among equal distances the smaller index counts as nearer. Sorting all indices works; keeping
+    // TODO: only the k best while scanning j = 0, 1, ... is faster. Then count the votes of their labels
+    // TODO: (yTrain[j]) and store in yPred[i] the label with the most votes; when several labels have the most
+    // TODO: votes, the smallest of them.
+    throw new Error("Not implemented: predictLabels");
+    return yPred;
+  }
+}
