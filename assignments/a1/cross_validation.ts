@@ -1,0 +1,60 @@
+import { checkLabels, checkTensor, concatRows, sliceRows, type Labels, type Tensor } from "@semantic-gap/lib";
+import { KNearestNeighbor } from "./knn.js";
+
+/**
+ * Cross-validation results: for each k tried, the validation accuracy on every fold, in fold order.
+ * A plain object keyed by k (object keys are strings at run time: `Number(key)` gives k back), e.g.
+ * `{ 1: [0.8, 0.75, 0.9], 3: [0.85, 0.8, 0.9] }`; `results[3][0]` is the accuracy of k = 3 on fold 0.
+ */
+export type CrossValidationResults = Record<number, number[]>;
+
+/**
+ * The fold boundaries of numpy's array_split: numFolds contiguous, in-order runs of rows whose sizes differ
+ * by at most one, the first n % numFolds folds holding one extra row. Returns [start, end) per fold.
+ */
+export function foldBounds(n: number, numFolds: number): Array<[number, number]> {
+  const bounds: Array<[number, number]> = [];
+  // TODO: Fold f has floor(n / numFolds) rows, plus one more when f < n % numFolds. Folds follow each
+  // TODO: other without gaps from row 0 to row n: return their [start, end) pairs in order.
+  throw new Error("Not implemented: foldBounds");
+  return bounds;
+}
+
+/**
+ * numFolds-fold cross-validation of KNearestNeighbor (L2) over the values of k: each fold in turn is the
+ * validation set and the other folds together are the training set. Folds are contiguous and unshuffled,
+ * as foldBounds gives them.
+ * X: (N, D), y: (N); returns { [k]: accuracies of the numFolds folds }
+ */
+export function crossValidateK(X: Tensor, y: Labels, kChoices: number[], numFolds: number): CrossValidationResults {
+  checkTensor("crossValidateK", "X", X, 2);
+  checkLabels("crossValidateK", "y", y, X.shape[0]);
+  const N = X.shape[0];
+  if (!Number.isInteger(numFolds) || numFolds < 2 || numFolds > N) {
+    throw new RangeError(`crossValidateK: numFolds must be an integer from 2 to the number of examples (${N}), got ${numFolds}`);
+  }
+  if (!Array.isArray(kChoices) || kChoices.length === 0) {
+    throw new RangeError("crossValidateK: kChoices must be a non-empty array of k values");
+  }
+  const results: CrossValidationResults = {};
+  // TODO: Start every k in kChoices with an empty list. For each fold [start, end) from foldBounds:
+  // TODO: the validation rows are sliceRows(X, start, end) with labels y.subarray(start, end); the training
+  // TODO: rows are everything else (concatRows of the slices before and after the fold; join the labels the
+  // TODO: same way). Train a KNearestNeighbor on them, compute the validation distances once
+  // TODO: (computeDistancesNoLoops), and for each k append the accuracy of predictLabels(dists, k): the
+  // TODO: fraction of validation examples whose predicted label equals the true one.
+  throw new Error("Not implemented: crossValidateK");
+  return results;
+}
+
+/**
+ * The k with the highest mean accuracy over the folds; equal means (within 1e-12) go to the smaller k.
+ * results: as crossValidateK returns them
+ */
+export function bestK(results: CrossValidationResults): number {
+  const ks = Object.keys(results).map(Number);
+  if (ks.length === 0) throw new RangeError("bestK: results hold no k");
+  // TODO: For every k (ks above), average its accuracies. Return the k whose mean is highest; when two means
+  // TODO: are equal (within 1e-12, to forgive rounding), return the smaller k.
+  throw new Error("Not implemented: bestK");
+}
