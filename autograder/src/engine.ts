@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Rng } from "@semantic-gap/lib";
@@ -200,11 +200,19 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
   return report;
 }
 
+/** The start of what the children printed (reads at most `max` bytes of each log: a log can be large). */
 function collectOutput(logDir: string, max: number): string {
   let out = "";
   try {
     for (const f of readdirSync(logDir).sort()) {
-      out += readFileSync(path.join(logDir, f), "utf8");
+      const fd = openSync(path.join(logDir, f), "r");
+      try {
+        const buf = Buffer.alloc(max + 1);
+        const n = readSync(fd, buf, 0, buf.length, 0);
+        out += buf.subarray(0, n).toString("utf8");
+      } finally {
+        closeSync(fd);
+      }
       if (out.length > max) break;
     }
   } catch {

@@ -23,13 +23,14 @@ export function inProcessStudent(dir: string): Student {
     }
   };
   const wrapObject = (obj: Record<string, unknown>): StudentObject => ({
-    call: (method, ...args) => invoke(() => (obj[method] as (...a: unknown[]) => unknown)(...args)),
+    // Arguments are copies, as they are when they cross to the engine's child process.
+    call: (method, ...args) => invoke(() => (obj[method] as (...a: unknown[]) => unknown)(...args.map(cloneValue))),
     callWithArgs: async (method, ...args) => {
       const copies = args.map(cloneValue);
       const value = await invoke(() => (obj[method] as (...a: unknown[]) => unknown).apply(obj, copies));
       return { value, argsAfter: copies };
     },
-    get: async (prop) => obj[prop],
+    get: async (prop) => cloneValue(obj[prop]),
   });
   return {
     async call(file, fn, ...args) {
