@@ -47,12 +47,16 @@ describe("start", () => {
         [path.join(repo, "lib", "tools", "start.mjs"), "--no-browser", `--port=${port}`, "--ip=127.0.0.1", "--NotebookApp.token=", "--NotebookApp.password="],
         { cwd: repo, detached: true, stdio: "ignore" },
       );
-      const specs = await (await waitFor(`http://127.0.0.1:${port}/api/kernelspecs`, 30_000)).json();
+      const specs = (await (await waitFor(`http://127.0.0.1:${port}/api/kernelspecs`, 30_000)).json()) as {
+        kernelspecs: Record<string, { spec: { display_name: string; argv: string[] } }>;
+      };
       const tslab = specs.kernelspecs.tslab;
       expect(tslab.spec.display_name).toBe("TypeScript");
       expect(tslab.spec.argv[0]).toBe(path.join(repo, "node_modules", ".bin", "tslab"));
-      const listing = await (await fetch(`http://127.0.0.1:${port}/api/contents/notebooks`)).json();
-      const names = listing.content.map((c: { name: string }) => c.name);
+      const listing = (await (await fetch(`http://127.0.0.1:${port}/api/contents/notebooks`)).json()) as {
+        content: Array<{ name: string }>;
+      };
+      const names = listing.content.map((c) => c.name);
       expect(names).toContain("00-semantic-gap.ipynb");
     },
     60_000,
