@@ -231,7 +231,7 @@ export interface PruneLevel {
   group: Int32Array;
   /** (blocks) 1 / block size, the L2 bound's weights. */
   weight: Float64Array;
-  /** (n, blocks) block sums of the training rows, in the order of `order`. */
+  /** (n, blocks) block sums of the training rows: in the order of `order`, or in training order with GEMM bounds. */
   coarse: Float64Array;
 }
 
@@ -243,6 +243,21 @@ export interface PruneTables {
   sums: Float64Array;
   /** Coarse levels, coarsest first. */
   levels: PruneLevel[];
+  /** For L2: the level whose bounds come from GEMM for all candidates at once (see prunedSearchL2). */
+  gemm: GemmBound | null;
+}
+
+/**
+ * The L2 bound of one level computed with GEMM: block sums scaled by 1/√|block| turn the weighted bound
+ * Σ_b (ΔS_b)² / |b| into a plain squared distance between scaled coarse vectors, ‖c_q‖² + ‖c_x‖² − 2 c_q·c_x.
+ */
+export interface GemmBound {
+  /** Index of the level in `levels`; the levels after it are finer and checked one candidate at a time. */
+  level: number;
+  /** (n, blocks) scaled block sums of the training rows, in training order. */
+  scaled: Float64Array;
+  /** (n) their squared norms. */
+  norms: Float64Array;
 }
 
 /**
@@ -289,20 +304,42 @@ export function blockGroups(d: number, imageShape?: ReadonlyArray<number>): Int3
   return groups;
 }
 
-/** Sums of each row over each block: x (n, d) -> (n, blocks), rows taken in `order` when given. */
+/** Runs of consecutive dimensions in the same block: [start, length, block] triples. */
+function runsOf(group: Int32Array): Int32Array {
+  const out: number[] = [];
+  for (let p = 0; p < group.length; ) {
+    let e = p + 1;
+    while (e < group.length && group[e] === group[p]) e++;
+    out.push(p, e - p, group[p]);
+    p = e;
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * Sums of each row over each block: x (n, d) -> (n, blocks), rows taken in `order` when given. Summing runs
+ * of neighbouring dimensions in a register is several times faster than adding pixel by pixel into the blocks.
+ */
 function blockSums(
   x: Float64Array,
   n: number,
   d: number,
-  group: Int32Array,
+  runs: Int32Array,
   blocks: number,
   order: Int32Array | null,
   out: Float64Array,
 ): void {
+  const nr = runs.length;
   for (let r = 0; r < n; r++) {
     const src = (order ? order[r] : r) * d;
     const dst = r * blocks;
-    for (let p = 0; p < d; p++) out[dst + group[p]] += x[src + p];
+    for (let t = 0; t < nr; t += 3) {
+      let s = 0;
+      const a = src + runs[t];
+      const e = a + runs[t + 1];
+      for (let p = a; p < e; p++) s += x[p];
+      out[dst + runs[t + 2]] += s;
+    }
   }
 }
 
@@ -313,6 +350,7 @@ export function buildPruneTables(
   d: number,
   groups: Int32Array[],
   alloc: (bytes: number) => ArrayBufferLike,
+  withGemm = false,
 ): PruneTables {
   const total = new Float64Array(n);
   for (let r = 0; r < n; r++) {
@@ -336,14 +374,38 @@ export function buildPruneTables(
     for (let p = 0; p < d; p++) size[group[p]]++;
     const weight = size.map((s) => 1 / s);
     const coarse = new Float64Array(alloc(8 * n * blocks));
-    blockSums(x, n, d, group, blocks, order, coarse);
+    // The L2 search visits candidates in training order, the sorted scan in order of total sum.
+    blockSums(x, n, d, runsOf(group), blocks, withGemm ? null : order, coarse);
     const sharedGroup = new Int32Array(alloc(4 * d));
     sharedGroup.set(group);
     const sharedWeight = new Float64Array(alloc(8 * blocks));
     sharedWeight.set(weight);
     return { blocks, group: sharedGroup, weight: sharedWeight, coarse };
   });
-  return { order, sums, levels };
+  let gemm: GemmBound | null = null;
+  if (withGemm && levels.length > 0) {
+    // The level with about d / 16 blocks: GEMM over it costs a sixteenth of brute force and it prunes well.
+    let level = 0;
+    for (let l = 1; l < levels.length; l++) {
+      if (Math.abs(Math.log(levels[l].blocks * 16 / d)) < Math.abs(Math.log(levels[level].blocks * 16 / d))) level = l;
+    }
+    const lv = levels[level];
+    const b = lv.blocks;
+    const scaled = new Float64Array(alloc(8 * n * b));
+    const norms = new Float64Array(alloc(8 * n));
+    const root = lv.weight.map(Math.sqrt);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < b; j++) {
+        const v = lv.coarse[i * b + j] * root[j];
+        scaled[i * b + j] = v;
+        s += v * v;
+      }
+      norms[i] = s;
+    }
+    gemm = { level, scaled, norms };
+  }
+  return { order, sums, levels, gemm };
 }
 
 /** How often the pruned search got past each stage (for the bench's report). */
@@ -466,6 +528,143 @@ export function prunedSearch(
   return stats;
 }
 
+/** Test rows whose GEMM bounds are computed together (a (rows, n) block of bounds is held). */
+const GEMM_BOUND_ROWS = 64;
+/** Blocks summed between checks of a finer level's bound against the k-th best. */
+const LEVEL_STEP = 49;
+
+/**
+ * Exact k nearest (L2) of test rows [r0, r1): GEMM gives one level's lower bound for every candidate; the
+ * candidates with the smallest bounds give a first k-th best distance; then every candidate whose bound does
+ * not exceed it goes through the finer levels and the exact distance. train: (n, d), test: (m, d)
+ */
+export function prunedSearchL2(
+  train: Float64Array,
+  n: number,
+  d: number,
+  tables: PruneTables,
+  test: Float64Array,
+  r0: number,
+  r1: number,
+  k: number,
+  outIdx: Int32Array,
+  outDist: Float64Array,
+): PruneStats {
+  const g = tables.gemm!;
+  const lv = tables.levels[g.level];
+  const B = lv.blocks;
+  const finer = tables.levels.slice(g.level + 1);
+  const qc = finer.map((f) => new Float64Array(f.blocks));
+  const qScaled = new Float64Array(GEMM_BOUND_ROWS * B);
+  const qNorm = new Float64Array(GEMM_BOUND_ROWS);
+  const root = lv.weight.map(Math.sqrt);
+  const bounds = new Float64Array(Math.min(GEMM_BOUND_ROWS, r1 - r0) * n);
+  const seed = Math.min(n, 2 * k + 8);
+  const first = new TopK(seed);
+  const seedIdx = new Int32Array(seed);
+  const seedDist = new Float64Array(seed);
+  const seen = new Int32Array(n).fill(-1);
+  const heap = new TopK(k);
+  const stats: PruneStats = { scanned: 0, exact: 0 };
+  const slack = 1 + PRUNE_SLACK;
+  const exact = (q: number, i: number, lim: number): number => {
+    const x = i * d;
+    let s = 0;
+    for (let p = 0; p < d; ) {
+      const end = Math.min(d, p + ABANDON_STEP);
+      for (; p < end; p++) {
+        const t = test[q + p] - train[x + p];
+        s += t * t;
+      }
+      if (s > lim) return Infinity;
+    }
+    return s;
+  };
+  for (let c0 = r0; c0 < r1; c0 += GEMM_BOUND_ROWS) {
+    const rows = Math.min(GEMM_BOUND_ROWS, r1 - c0);
+    qScaled.fill(0);
+    for (let i = 0; i < rows; i++) {
+      const q = (c0 + i) * d;
+      const o = i * B;
+      for (let p = 0; p < d; p++) qScaled[o + lv.group[p]] += test[q + p];
+      let s = 0;
+      for (let j = 0; j < B; j++) {
+        const v = qScaled[o + j] * root[j];
+        qScaled[o + j] = v;
+        s += v * v;
+      }
+      qNorm[i] = s;
+    }
+    // bounds (rows, n) = −2 · qScaled · scaledᵀ, completed below with the norms.
+    gemmRaw(rows, n, B, -2, qScaled, 0, B, 1, g.scaled, 0, 1, B, 0, bounds, 0, n, 1);
+    for (let i = 0; i < rows; i++) {
+      const r = c0 + i;
+      const q = r * d;
+      const o = i * n;
+      const qn = qNorm[i];
+      // Rounding in the expansion is ~1e-16 of the norms; lowering every bound by 1e-10 of them keeps it a bound.
+      for (let j = 0; j < n; j++) {
+        const xn = g.norms[j];
+        bounds[o + j] += qn + xn - 1e-10 * (qn + xn);
+      }
+      for (let l = 0; l < finer.length; l++) {
+        const c = qc[l];
+        const grp = finer[l].group;
+        c.fill(0);
+        for (let p = 0; p < d; p++) c[grp[p]] += test[q + p];
+      }
+      // A first k-th best from the candidates with the smallest bounds.
+      first.reset();
+      for (let j = 0; j < n; j++) {
+        const v = bounds[o + j];
+        if (v < first.bound()) first.push(v, j);
+      }
+      const got = first.size;
+      first.drain(seedDist, seedIdx, 0, false);
+      heap.reset();
+      for (let t = 0; t < got; t++) {
+        const j = seedIdx[t];
+        seen[j] = r;
+        stats.exact++;
+        heap.push(exact(q, j, Infinity), j);
+      }
+      let bnd = heap.bound();
+      let lim = bnd === Infinity ? Infinity : bnd * slack;
+      for (let j = 0; j < n; j++) {
+        if (bounds[o + j] > lim || seen[j] === r) continue;
+        stats.scanned++;
+        let pruned = false;
+        for (let l = 0; l < finer.length && !pruned; l++) {
+          const f = finer[l];
+          const b = f.blocks;
+          const cs = f.coarse;
+          const wt = f.weight;
+          const c = qc[l];
+          const base = j * b;
+          let s = 0;
+          for (let t0 = 0; t0 < b && !pruned; t0 += LEVEL_STEP) {
+            const end = Math.min(b, t0 + LEVEL_STEP);
+            for (let t = t0; t < end; t++) {
+              const u = c[t] - cs[base + t];
+              s += u * u * wt[t];
+            }
+            pruned = s > lim;
+          }
+        }
+        if (pruned) continue;
+        stats.exact++;
+        const dist = exact(q, j, lim);
+        if (dist === Infinity) continue;
+        heap.push(dist, j);
+        bnd = heap.bound();
+        lim = bnd === Infinity ? Infinity : bnd * slack;
+      }
+      heap.drain(outDist, outIdx, r * k, true);
+    }
+  }
+  return stats;
+}
+
 // ------------------------------------------------------------------ jobs
 
 /** What a worker receives: typed arrays over shared memory, and a shared counter of claimed test rows. */
@@ -499,7 +698,11 @@ export function runKnnJob(job: KnnJob): PruneStats {
       if (job.metric === 0) bruteL2(job.train, job.trainSq!, job.n, job.d, job.test, r0, r1, job.k, job.outIdx, job.outDist);
       else bruteL1(job.train, job.n, job.d, job.test, r0, r1, job.k, job.outIdx, job.outDist);
     } else {
-      const s = prunedSearch(job.metric, job.train, job.n, job.d, job.tables!, job.test, r0, r1, job.k, job.outIdx, job.outDist);
+      const t = job.tables!;
+      const s =
+        job.metric === 0 && t.gemm
+          ? prunedSearchL2(job.train, job.n, job.d, t, job.test, r0, r1, job.k, job.outIdx, job.outDist)
+          : prunedSearch(job.metric, job.train, job.n, job.d, t, job.test, r0, r1, job.k, job.outIdx, job.outDist);
       stats.scanned += s.scanned;
       stats.exact += s.exact;
     }

@@ -12,6 +12,7 @@ import {
   bruteL2,
   buildPruneTables,
   prunedSearch,
+  prunedSearchL2,
   rowSquaredNorms,
   type KnnJob,
   type MetricCode,
@@ -139,8 +140,11 @@ export function kNearest(train: Tensor, test: Tensor, k: number, opts: KnnOption
     if (r.metric === 0) bruteL2(x, rowSquaredNorms(x, r.n, r.d), r.n, r.d, q, 0, r.m, k, out.indices, out.distances);
     else bruteL1(x, r.n, r.d, q, 0, r.m, k, out.indices, out.distances);
   } else {
-    const tables = buildPruneTables(x, r.n, r.d, blockGroups(r.d, opts.imageShape), (b) => new ArrayBuffer(b));
-    const s = prunedSearch(r.metric, x, r.n, r.d, tables, q, 0, r.m, k, out.indices, out.distances);
+    const tables = buildPruneTables(x, r.n, r.d, blockGroups(r.d, opts.imageShape), (b) => new ArrayBuffer(b), r.metric === 0);
+    const s =
+      r.metric === 0 && tables.gemm
+        ? prunedSearchL2(x, r.n, r.d, tables, q, 0, r.m, k, out.indices, out.distances)
+        : prunedSearch(r.metric, x, r.n, r.d, tables, q, 0, r.m, k, out.indices, out.distances);
     out.stats.scanned = s.scanned;
     out.stats.exact = s.exact;
   }
@@ -231,11 +235,11 @@ export async function kNearestParallel(train: Tensor, test: Tensor, k: number, o
     trainSq = new Float64Array(shared(8 * r.n));
     trainSq.set(rowSquaredNorms(x, r.n, r.d));
   } else if (r.method === "pruned") {
-    tables = buildPruneTables(x, r.n, r.d, blockGroups(r.d, opts.imageShape), shared);
+    tables = buildPruneTables(x, r.n, r.d, blockGroups(r.d, opts.imageShape), shared, r.metric === 0);
   }
   // Small claims keep both workers busy to the end; pruned rows vary a lot in cost.
   const perWorker = Math.ceil(r.m / nWorkers);
-  const chunk = Math.max(1, Math.min(r.method === "pruned" ? 16 : 128, perWorker));
+  const chunk = Math.max(1, Math.min(r.method === "pruned" ? 64 : 128, perWorker));
   const job: KnnJob = {
     method: r.method,
     metric: r.metric,
