@@ -90,12 +90,13 @@ export function svmLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: number):
   const scores = matmul(X, W);
   const correct = reshape(pickByLabel(scores, y), [N, 1]);
   const mask = oneHot(y, C);
-  const margins = mul(maximum(add(sub(scores, correct), 1), 0), sub(1, mask));
+  // In the label's own column the margin is max(0, 0 + 1) = 1 exactly; subtracting the mask removes it.
+  const margins = sub(maximum(add(sub(scores, correct), 1), 0), mask);
   const loss = sum(margins) / N + reg * sum(mul(W, W));
   const positive = map(margins, (m) => (m > 0 ? 1 : 0));
-  const counts = sum(positive, 1, true); // (N, 1)
-  const coeff = sub(positive, mul(mask, counts));
-  const dW = gemm(X, coeff, { transA: true, alpha: 1 / N });
-  return { loss, dW: add(dW, mul(W, 2 * reg)) };
+  const coeff = sub(positive, mul(mask, sum(positive, 1, true)));
+  // dW = Xᵀ·coeff / N + 2·reg·W, the regularization term passed in as gemm's `out` with beta = 1.
+  const dW = gemm(X, coeff, { transA: true, alpha: 1 / N, beta: 1, out: mul(W, 2 * reg) });
+  return { loss, dW };
   // END SOLUTION
 }

@@ -89,7 +89,8 @@ export function softmaxLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: numb
   const loss = dataLoss + reg * sum(mul(W, W));
   const probs = div(expScores, rowSums);
   const dScores = sub(probs, oneHot(y, C));
-  const dW = gemm(X, dScores, { transA: true, alpha: 1 / N });
-  return { loss, dW: add(dW, mul(W, 2 * reg)) };
+  // dW = Xᵀ·dScores / N + 2·reg·W, the regularization term passed in as gemm's `out` with beta = 1.
+  const dW = gemm(X, dScores, { transA: true, alpha: 1 / N, beta: 1, out: mul(W, 2 * reg) });
+  return { loss, dW };
   // END SOLUTION
 }
