@@ -13,9 +13,15 @@
 //   total sum, and then filtered through finer and finer block levels (7x7, 4x4 and 2x2 blocks of a
 //   28x28 image) before the exact distance, which itself stops early once it passes the k-th best.
 //
+// When the rows are 8-bit images (every value k / 255 or k for an integer k in 0..255), the pruned method
+// compares candidates in exact integer arithmetic with WebAssembly SIMD (lib/src/wasm/knn.wat): pixels and
+// block sums as 16-bit integers, eight at a time.
+//
 // Neighbours are ordered by distance, ties by the smaller training index, in both methods.
 
-import { gemmRaw } from "./gemm.js";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { gemmRaw, instantiateWasm } from "./gemm.js";
 
 export type MetricCode = 0 | 1; // 0 = L2, 1 = L1
 
@@ -245,6 +251,8 @@ export interface PruneTables {
   levels: PruneLevel[];
   /** For L2: the level whose bounds come from GEMM for all candidates at once (see prunedSearchL2). */
   gemm: GemmBound | null;
+  /** Integer copies for 8-bit images, or null. */
+  pixels: PixelData | null;
 }
 
 /**
@@ -343,15 +351,179 @@ function blockSums(
   }
 }
 
-/** Builds the pruning tables for training rows x (n, d); `alloc` chooses the memory (shared or not). */
-export function buildPruneTables(
+
+// ------------------------------------------------------------------ 8-bit images
+
+/** Training and test rows as 16-bit integers, for the WebAssembly kernels. */
+export interface PixelData {
+  /** Values are integer / scale: 255 for pixels scaled to [0, 1], 1 for raw pixels. */
+  scale: number;
+  /** Row length in values, d rounded up to a multiple of 8 (zero padding). */
+  d8: number;
+  /** (n, d8) training rows in training order. */
+  train: Int16Array;
+  /** (m, d8) test rows. */
+  test: Int16Array;
+  /** Per level: (n, b8) integer block sums in the level's row order; null where 16 or 31 bits could overflow. */
+  levels: Array<Int16Array | null>;
+  /** Per level: blocks rounded up to a multiple of 8. */
+  b8: number[];
+  /** Per level: the largest block (the integer L2 bound divides by it: Σ ΔS² / max|b| ≤ Σ ΔS² / |b|). */
+  maxSize: number[];
+}
+
+/** The integer k of every value k / scale (k in 0..255), into out (rows padded to d8); false when some value is not one. */
+function toInts(x: Float64Array, rows: number, d: number, d8: number, scale: number, out: Int16Array): boolean {
+  const tol = 1e-9 * scale;
+  for (let r = 0; r < rows; r++) {
+    const src = r * d;
+    const dst = r * d8;
+    for (let p = 0; p < d; p++) {
+      const v = x[src + p] * scale;
+      const k = (v + 0.5) | 0; // v >= -0.5 here unless the check below fails anyway
+      const diff = v - k;
+      if (diff > tol || diff < -tol || k < 0 || k > 255) return false;
+      out[dst + p] = k;
+    }
+  }
+  return true;
+}
+
+/** For each block of the fine partition, the block of the coarse one that contains it; null if some fine block straddles two. */
+function nestedIn(fine: Int32Array, coarse: Int32Array, fineBlocks: number): Int32Array | null {
+  const parent = new Int32Array(fineBlocks).fill(-1);
+  for (let p = 0; p < fine.length; p++) {
+    if (parent[fine[p]] === -1) parent[fine[p]] = coarse[p];
+    else if (parent[fine[p]] !== coarse[p]) return null;
+  }
+  return parent;
+}
+
+/** Integer block sums of the rows of tr (n, d8) into out (n, bb), rows taken in `rowOf` order when given. */
+function intBlockSums(tr: Int16Array, n: number, d: number, d8: number, group: Int32Array, rowOf: Int32Array | null, bb: number, out: Int16Array): void {
+  const acc = new Int32Array(bb);
+  for (let r = 0; r < n; r++) {
+    const src = (rowOf ? rowOf[r] : r) * d8;
+    acc.fill(0);
+    for (let p = 0; p < d; p++) acc[group[p]] += tr[src + p];
+    out.set(acc, r * bb);
+  }
+}
+
+let knnWasm: Uint8Array | null | undefined;
+
+function knnWasmBytes(): Uint8Array | null {
+  if (knnWasm !== undefined) return knnWasm;
+  const url = new URL("./wasm/knn.wasm", import.meta.url);
+  knnWasm = url.protocol === "file:" && existsSync(fileURLToPath(url)) ? readFileSync(fileURLToPath(url)) : null;
+  return knnWasm;
+}
+
+interface KnnWasm {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  l2sq(a: number, b: number, bytes: number, lim: number): number;
+  l1(a: number, b: number, bytes: number, lim: number): number;
+}
+
+const INT_LIMIT = 0x7fffffff;
+
+/**
+ * One thread's WebAssembly instance holding the integer training rows and level tables; compares the current
+ * query with one candidate at a time. Limits and results are integer sums (pixel units).
+ */
+export class PixelKernel {
+  private readonly ex: KnnWasm;
+  private readonly rowBytes: number;
+  private readonly levelAt: number[] = [];
+  private readonly levelBytes: number[];
+  private readonly queryAt: number;
+  private readonly qLevelAt: number[] = [];
+
+  constructor(
+    readonly px: PixelData,
+    private readonly tables: PruneTables,
+    n: number,
+  ) {
+    this.ex = instantiateWasm(knnWasmBytes()!) as KnnWasm;
+    this.rowBytes = 2 * px.d8;
+    this.levelBytes = px.b8.map((b) => 2 * b);
+    let at = 0;
+    const trainAt = at;
+    at += n * this.rowBytes;
+    for (let l = 0; l < px.levels.length; l++) {
+      this.levelAt.push(at);
+      if (px.levels[l]) at += n * this.levelBytes[l];
+    }
+    this.queryAt = at;
+    at += this.rowBytes;
+    for (let l = 0; l < px.levels.length; l++) {
+      this.qLevelAt.push(at);
+      at += this.levelBytes[l];
+    }
+    const have = this.ex.memory.buffer.byteLength;
+    if (at > have) this.ex.memory.grow(Math.ceil((at - have) / 65536));
+    const buf = this.ex.memory.buffer;
+    new Int16Array(buf, trainAt, n * px.d8).set(px.train);
+    px.levels.forEach((t, l) => {
+      if (t) new Int16Array(buf, this.levelAt[l], t.length).set(t);
+    });
+  }
+
+  /** True when level l has integer tables. */
+  hasLevel(l: number): boolean {
+    return this.px.levels[l] !== null;
+  }
+
+  /** Makes test row r the query (its pixels and block sums). */
+  setQuery(r: number): void {
+    const { px } = this;
+    const buf = this.ex.memory.buffer;
+    const q = new Int16Array(buf, this.queryAt, px.d8);
+    q.set(px.test.subarray(r * px.d8, (r + 1) * px.d8));
+    for (let l = 0; l < px.levels.length; l++) {
+      if (!px.levels[l]) continue;
+      const c = new Int16Array(buf, this.qLevelAt[l], px.b8[l]);
+      c.fill(0);
+      const g = this.tables.levels[l].group;
+      for (let p = 0; p < g.length; p++) c[g[p]] += q[p];
+    }
+  }
+
+  /** Integer L2² (metric 0) or L1 (metric 1) between the query and training row i, or a partial sum above lim. */
+  exact(metric: MetricCode, i: number, lim: number): number {
+    const a = i * this.rowBytes;
+    return metric === 0 ? this.ex.l2sq(a, this.queryAt, this.rowBytes, lim) : this.ex.l1(a, this.queryAt, this.rowBytes, lim);
+  }
+
+  /** Integer Σ ΔS² (metric 0) or Σ |ΔS| (metric 1) of level l between the query and table row `row`, or a partial sum above lim. */
+  level(metric: MetricCode, l: number, row: number, lim: number): number {
+    const bytes = this.levelBytes[l];
+    const a = this.levelAt[l] + row * bytes;
+    return metric === 0 ? this.ex.l2sq(a, this.qLevelAt[l], bytes, lim) : this.ex.l1(a, this.qLevelAt[l], bytes, lim);
+  }
+}
+
+/** An integer limit no smaller than value (so that pruning on `> limit` never drops a tie). */
+function intLimit(value: number): number {
+  return value === Infinity ? INT_LIMIT : Math.min(INT_LIMIT, Math.floor(value * (1 + 1e-12)));
+}
+
+/**
+ * Builds what the pruned search needs for training rows x (n, d) and test rows (m, d): the order by total sum,
+ * the block levels, for L2 the GEMM level, and for 8-bit images their integer copies. `alloc` chooses the
+ * memory (shared with workers or not).
+ */
+export function buildSearchTables(
   x: Float64Array,
   n: number,
+  test: Float64Array,
+  m: number,
   d: number,
   groups: Int32Array[],
+  metric: MetricCode,
   alloc: (bytes: number) => ArrayBufferLike,
-  withGemm = false,
 ): PruneTables {
+  const withGemm = metric === 0;
   const total = new Float64Array(n);
   for (let r = 0; r < n; r++) {
     let s = 0;
@@ -367,29 +539,101 @@ export function buildPruneTables(
     order[r] = idx[r];
     sums[r] = total[idx[r]];
   }
-  const levels = groups.map((group) => {
+  // The L2 search visits candidates in training order, the L1 scan in order of total sum.
+  const rowOf = withGemm ? null : order;
+
+  const meta = groups.map((group) => {
     let blocks = 0;
     for (let p = 0; p < d; p++) if (group[p] + 1 > blocks) blocks = group[p] + 1;
     const size = new Float64Array(blocks);
     for (let p = 0; p < d; p++) size[group[p]]++;
-    const weight = size.map((s) => 1 / s);
-    const coarse = new Float64Array(alloc(8 * n * blocks));
-    // The L2 search visits candidates in training order, the sorted scan in order of total sum.
-    blockSums(x, n, d, runsOf(group), blocks, withGemm ? null : order, coarse);
     const sharedGroup = new Int32Array(alloc(4 * d));
     sharedGroup.set(group);
-    const sharedWeight = new Float64Array(alloc(8 * blocks));
-    sharedWeight.set(weight);
-    return { blocks, group: sharedGroup, weight: sharedWeight, coarse };
+    const weight = new Float64Array(alloc(8 * blocks));
+    for (let j = 0; j < blocks; j++) weight[j] = 1 / size[j];
+    return { blocks, group: sharedGroup, weight, maxSize: Math.max(...size), runs: runsOf(group) };
   });
-  let gemm: GemmBound | null = null;
-  if (withGemm && levels.length > 0) {
-    // The level with about d / 16 blocks: GEMM over it costs a sixteenth of brute force and it prunes well.
-    let level = 0;
-    for (let l = 1; l < levels.length; l++) {
-      if (Math.abs(Math.log(levels[l].blocks * 16 / d)) < Math.abs(Math.log(levels[level].blocks * 16 / d))) level = l;
+
+  // 8-bit images: integer rows, and integer block sums for every level whose sums fit the kernels' 16 and 31 bits.
+  let pixels: PixelData | null = null;
+  if (knnWasmBytes()) {
+    const d8 = Math.ceil(d / 8) * 8;
+    const tr = new Int16Array(alloc(2 * n * d8));
+    const te = new Int16Array(alloc(2 * m * d8));
+    let scale = 0;
+    for (const sc of [255, 1]) {
+      if (toInts(x, n, d, d8, sc, tr) && toInts(test, m, d, d8, sc, te)) {
+        scale = sc;
+        break;
+      }
     }
-    const lv = levels[level];
+    if (scale > 0) {
+      // Finest level first: a coarser level whose blocks are unions of its blocks is summed from it, not from pixels.
+      const intLevels: Array<Int16Array | null> = meta.map(() => null);
+      for (let l = meta.length - 1; l >= 0; l--) {
+        const lv = meta[l];
+        const bb = Math.ceil(lv.blocks / 8) * 8;
+        const span = lv.maxSize * 255; // the largest |difference| of two block sums
+        const fits = span <= 32767 && (metric === 0 ? lv.blocks * span * span : lv.blocks * span) < 2 ** 31;
+        if (!fits) continue;
+        const out = new Int16Array(alloc(2 * n * bb));
+        let done = false;
+        for (let f = meta.length - 1; f > l && !done; f--) {
+          const fine = intLevels[f];
+          const parent = fine ? nestedIn(meta[f].group, lv.group, meta[f].blocks) : null;
+          if (fine && parent) {
+            const fb = Math.ceil(meta[f].blocks / 8) * 8;
+            for (let r = 0; r < n; r++) {
+              for (let j = 0; j < meta[f].blocks; j++) out[r * bb + parent[j]] += fine[r * fb + j];
+            }
+            done = true;
+          }
+        }
+        if (!done) intBlockSums(tr, n, d, d8, lv.group, rowOf, bb, out);
+        intLevels[l] = out;
+      }
+      pixels = {
+        scale,
+        d8,
+        train: tr,
+        test: te,
+        levels: intLevels,
+        b8: meta.map((lv) => Math.ceil(lv.blocks / 8) * 8),
+        maxSize: meta.map((lv) => lv.maxSize),
+      };
+    }
+  }
+
+  let gemmLevel = -1;
+  if (withGemm && meta.length > 0) {
+    // GEMM gives the bounds of one level for all candidates, the finer levels are checked one candidate at a
+    // time. The level of about d / 16 blocks (4x4 blocks of a 28x28 image) costs a sixteenth of brute force's
+    // GEMM and prunes well; measured on Fashion-MNIST, the 7x7 level (1/49 of the GEMM) was slower overall,
+    // because four times as many candidates then need the finer checks.
+    const target = 16;
+    gemmLevel = 0;
+    for (let l = 1; l < meta.length; l++) {
+      if (Math.abs(Math.log((meta[l].blocks * target) / d)) < Math.abs(Math.log((meta[gemmLevel].blocks * target) / d))) gemmLevel = l;
+    }
+  }
+
+  // Float block sums where the search needs them: every level without integer sums, and the GEMM level.
+  const levels: PruneLevel[] = meta.map((lv, l) => {
+    const ints = pixels?.levels[l] ?? null;
+    if (ints && l !== gemmLevel) return { blocks: lv.blocks, group: lv.group, weight: lv.weight, coarse: new Float64Array(0) };
+    const coarse = new Float64Array(alloc(8 * n * lv.blocks));
+    if (ints && pixels) {
+      const bb = pixels.b8[l];
+      for (let r = 0; r < n; r++) for (let j = 0; j < lv.blocks; j++) coarse[r * lv.blocks + j] = ints[r * bb + j] / pixels.scale;
+    } else {
+      blockSums(x, n, d, lv.runs, lv.blocks, rowOf, coarse);
+    }
+    return { blocks: lv.blocks, group: lv.group, weight: lv.weight, coarse };
+  });
+
+  let gemm: GemmBound | null = null;
+  if (gemmLevel >= 0) {
+    const lv = levels[gemmLevel];
     const b = lv.blocks;
     const scaled = new Float64Array(alloc(8 * n * b));
     const norms = new Float64Array(alloc(8 * n));
@@ -403,9 +647,9 @@ export function buildPruneTables(
       }
       norms[i] = s;
     }
-    gemm = { level, scaled, norms };
+    gemm = { level: gemmLevel, scaled, norms };
   }
-  return { order, sums, levels, gemm };
+  return { order, sums, levels, gemm, pixels };
 }
 
 /** How often the pruned search got past each stage (for the bench's report). */
@@ -435,8 +679,11 @@ export function prunedSearch(
   k: number,
   outIdx: Int32Array,
   outDist: Float64Array,
+  kernel: PixelKernel | null = null,
 ): PruneStats {
   const { order, sums, levels } = tables;
+  const scale = kernel ? kernel.px.scale : 1;
+  const unit = metric === 0 ? scale * scale : scale; // integer sums per unit of distance (squared for L2)
   const L = levels.length;
   const qc = levels.map((lv) => new Float64Array(lv.blocks));
   const heap = new TopK(k);
@@ -465,6 +712,7 @@ export function prunedSearch(
     let up = lo;
     let lim = Infinity; // k-th best distance (squared for L2) times the slack
     heap.reset();
+    if (kernel) kernel.setQuery(r);
     for (;;) {
       const gd = down >= 0 ? qs - sums[down] : Infinity;
       const gu = up < n ? sums[up] - qs : Infinity;
@@ -483,6 +731,11 @@ export function prunedSearch(
       stats.scanned++;
       let pruned = false;
       for (let l = 0; l < L && !pruned; l++) {
+        if (kernel && kernel.hasLevel(l)) {
+          const li = intLimit(lim * unit * (l2 ? kernel.px.maxSize[l] : 1));
+          pruned = kernel.level(metric, l, pos, li) > li;
+          continue;
+        }
         const lv = levels[l];
         const b = lv.blocks;
         const cs = lv.coarse;
@@ -506,7 +759,13 @@ export function prunedSearch(
       const x = i * d;
       let s = 0;
       let abandoned = false;
-      for (let p = 0; p < d && !abandoned; ) {
+      if (kernel) {
+        const li = intLimit(lim * unit);
+        const v = kernel.exact(metric, i, li);
+        abandoned = v > li;
+        s = v / unit;
+      }
+      for (let p = kernel ? d : 0; p < d && !abandoned; ) {
         const end = Math.min(d, p + ABANDON_STEP);
         if (l2) {
           for (; p < end; p++) {
@@ -549,8 +808,10 @@ export function prunedSearchL2(
   k: number,
   outIdx: Int32Array,
   outDist: Float64Array,
+  kernel: PixelKernel | null = null,
 ): PruneStats {
   const g = tables.gemm!;
+  const unit = kernel ? kernel.px.scale * kernel.px.scale : 1; // integer sums per unit of squared distance
   const lv = tables.levels[g.level];
   const B = lv.blocks;
   const finer = tables.levels.slice(g.level + 1);
@@ -568,6 +829,11 @@ export function prunedSearchL2(
   const stats: PruneStats = { scanned: 0, exact: 0 };
   const slack = 1 + PRUNE_SLACK;
   const exact = (q: number, i: number, lim: number): number => {
+    if (kernel) {
+      const li = intLimit(lim * unit);
+      const v = kernel.exact(0, i, li);
+      return v > li ? Infinity : v / unit;
+    }
     const x = i * d;
     let s = 0;
     for (let p = 0; p < d; ) {
@@ -607,7 +873,9 @@ export function prunedSearchL2(
         const xn = g.norms[j];
         bounds[o + j] += qn + xn - 1e-10 * (qn + xn);
       }
+      if (kernel) kernel.setQuery(r);
       for (let l = 0; l < finer.length; l++) {
+        if (kernel && kernel.hasLevel(g.level + 1 + l)) continue;
         const c = qc[l];
         const grp = finer[l].group;
         c.fill(0);
@@ -635,6 +903,12 @@ export function prunedSearchL2(
         stats.scanned++;
         let pruned = false;
         for (let l = 0; l < finer.length && !pruned; l++) {
+          const lk = g.level + 1 + l;
+          if (kernel && kernel.hasLevel(lk)) {
+            const li = intLimit(lim * unit * kernel.px.maxSize[lk]);
+            pruned = kernel.level(0, lk, j, li) > li;
+            continue;
+          }
           const f = finer[l];
           const b = f.blocks;
           const cs = f.coarse;
@@ -690,6 +964,7 @@ export interface KnnJob {
 /** Runs a job's test rows until none are left; the same loop in a worker or in this thread. */
 export function runKnnJob(job: KnnJob): PruneStats {
   const stats: PruneStats = { scanned: 0, exact: 0 };
+  const kernel = job.tables?.pixels ? new PixelKernel(job.tables.pixels, job.tables, job.n) : null;
   for (;;) {
     const r0 = Atomics.add(job.next, 0, job.chunk);
     if (r0 >= job.m) break;
@@ -701,8 +976,8 @@ export function runKnnJob(job: KnnJob): PruneStats {
       const t = job.tables!;
       const s =
         job.metric === 0 && t.gemm
-          ? prunedSearchL2(job.train, job.n, job.d, t, job.test, r0, r1, job.k, job.outIdx, job.outDist)
-          : prunedSearch(job.metric, job.train, job.n, job.d, t, job.test, r0, r1, job.k, job.outIdx, job.outDist);
+          ? prunedSearchL2(job.train, job.n, job.d, t, job.test, r0, r1, job.k, job.outIdx, job.outDist, kernel)
+          : prunedSearch(job.metric, job.train, job.n, job.d, t, job.test, r0, r1, job.k, job.outIdx, job.outDist, kernel);
       stats.scanned += s.scanned;
       stats.exact += s.exact;
     }
