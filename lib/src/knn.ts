@@ -56,9 +56,10 @@ export interface Neighbours {
   distances: Float64Array;
   /**
    * How the search went: the method, the threads that ran it, the (test, train) pairs, and for "pruned" how many
-   * pairs the sorted scan reached and how many needed their exact distance.
+   * pairs got past the first bound, how many needed their exact distance, and whether the rows were 8-bit
+   * images compared in integer arithmetic.
    */
-  stats: { method: "brute" | "pruned"; threads: number; candidates: number; scanned?: number; exact?: number };
+  stats: { method: "brute" | "pruned"; threads: number; candidates: number; scanned?: number; exact?: number; integer?: boolean };
 }
 
 // Under "auto": L1 brute force is slow, so pruning pays from small sets on; L2 brute force runs on GEMM,
@@ -153,6 +154,7 @@ export function kNearest(train: Tensor, test: Tensor, k: number, opts: KnnOption
       r.metric === 0 && tables.gemm
         ? prunedSearchL2(x, r.n, r.d, tables, q, 0, r.m, k, out.indices, out.distances, kernel)
         : prunedSearch(r.metric, x, r.n, r.d, tables, q, 0, r.m, k, out.indices, out.distances, kernel);
+    out.stats.integer = kernel !== null;
     out.stats.scanned = s.scanned;
     out.stats.exact = s.exact;
   }
@@ -270,6 +272,7 @@ export async function kNearestParallel(train: Tensor, test: Tensor, k: number, o
   if (r.method === "pruned") {
     out.stats.scanned = all.reduce((a, s) => a + s.scanned, 0);
     out.stats.exact = all.reduce((a, s) => a + s.exact, 0);
+    out.stats.integer = tables?.pixels != null;
   }
   return out;
 }

@@ -136,6 +136,33 @@ describe("kNearest", () => {
     }
   });
 
+  it("compares 8-bit images in integer arithmetic and finds brute force's neighbours (ties by index)", () => {
+    const ds = loadFashionMnist({ embedded: true, maxTrain: 1500, maxTest: 40 });
+    const tr = scaleTo01(flattenImages(ds.xTrain));
+    const te = scaleTo01(flattenImages(ds.xTest));
+    const trRows = rows(tr);
+    const teRows = rows(te);
+    for (const metric of ["l2", "l1"] as const) {
+      const a = kNearest(tr, te, 10, { metric, method: "brute" });
+      const b = kNearest(tr, te, 10, { metric, method: "pruned" });
+      expect(b.stats.integer, "the WebAssembly kernel (lib/src/wasm/knn.wasm, built by npm run build) was used").toBe(true);
+      for (let i = 0; i < 40; i++) {
+        for (let j = 0; j < 10; j++) {
+          const at = i * 10 + j;
+          // Same k-th distances as brute force (1e-9: float sums against exact integer sums / 255).
+          expect(Math.abs(a.distances[at] - b.distances[at])).toBeLessThan(1e-9);
+          // The reported neighbour really is at that distance...
+          const x = trRows[b.indices[at]];
+          let s = 0;
+          for (let p = 0; p < 784; p++) s += metric === "l1" ? Math.abs(teRows[i][p] - x[p]) : (teRows[i][p] - x[p]) ** 2;
+          expect(Math.abs((metric === "l1" ? s : Math.sqrt(s)) - b.distances[at])).toBeLessThan(1e-9);
+          // ...and equal distances (exact in integers) come in index order.
+          if (j > 0 && b.distances[at] === b.distances[at - 1]) expect(b.indices[at]).toBeGreaterThan(b.indices[at - 1]);
+        }
+      }
+    }
+  });
+
   it("breaks exact distance ties by the smaller training index (duplicates, integer data)", () => {
     // Integer coordinates make every distance exact in both methods, so ties are real ties.
     const rng = new Rng(3);

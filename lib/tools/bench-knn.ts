@@ -75,7 +75,8 @@ for (const metric of metrics) {
     const ratio = Number.isNaN(ref.seconds) ? "" : `  (${(seconds / ref.seconds).toFixed(2)}x sklearn's ${ref.seconds} s)`;
     const work =
       nb.stats.method === "pruned"
-        ? `; exact distances for ${((100 * nb.stats.exact!) / nb.stats.candidates).toFixed(2)}% of the ${nb.stats.candidates.toExponential(2)} pairs`
+        ? `; exact distances for ${((100 * nb.stats.exact!) / nb.stats.candidates).toFixed(2)}% of the ${nb.stats.candidates.toExponential(2)} pairs` +
+          (nb.stats.integer ? " (8-bit pixels: integer SIMD kernel)" : "")
         : `; all ${nb.stats.candidates.toExponential(2)} pairs`;
     console.log(`${metric.toUpperCase()} ${nb.stats.method}: ${seconds.toFixed(1)} s on ${nb.stats.threads} threads${ratio}${work}`);
     console.log(
