@@ -136,7 +136,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--html", action="store_true", help="also export each executed notebook to HTML")
     parser.add_argument("filters", nargs="*", help="run only notebooks whose path contains one of these")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     repo = os.path.abspath(args.repo)
     jobs = discover(repo)
     if args.filters:

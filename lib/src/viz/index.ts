@@ -1,0 +1,4 @@
+export * from "./display.js";
+export * from "./png.js";
+export * from "./images.js";
+export * from "./plot.js";

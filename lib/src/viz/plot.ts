@@ -1,0 +1,333 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+import { displayHtml, newDisplaySlot, type TslabDisplay } from "./display.js";
+
+const require = createRequire(import.meta.url);
+
+/** A plotly figure: traces, layout and config, exactly as plotly.js takes them. */
+export interface Figure {
+  data: Array<Record<string, unknown>>;
+  layout: Record<string, unknown>;
+  config?: Record<string, unknown>;
+}
+
+/** Titles, axis types and size shared by the plot helpers. */
+export interface PlotLayout {
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  xType?: "linear" | "log" | "category";
+  yType?: "linear" | "log" | "category";
+  xRange?: [number, number];
+  yRange?: [number, number];
+  width?: number;
+  height?: number;
+  showLegend?: boolean;
+}
+
+/** The ten colours of plotly's default palette, used for classes in order. */
+export const CLASS_COLORS = [
+  "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+];
+
+type Numbers = ArrayLike<number>;
+const arr = (v: Numbers): number[] => Array.from(v);
+
+function baseLayout(l: PlotLayout): Record<string, unknown> {
+  const axis = (title?: string, type?: string, range?: [number, number]): Record<string, unknown> => ({
+    ...(title ? { title: { text: title } } : {}),
+    ...(type ? { type } : {}),
+    ...(range ? { range: type === "log" ? range.map(Math.log10) : range } : {}),
+    automargin: true,
+  });
+  return {
+    ...(l.title ? { title: { text: l.title } } : {}),
+    xaxis: axis(l.xTitle, l.xType, l.xRange),
+    yaxis: axis(l.yTitle, l.yType, l.yRange),
+    height: l.height ?? 420,
+    ...(l.width ? { width: l.width } : {}),
+    ...(l.showLegend !== undefined ? { showlegend: l.showLegend } : {}),
+    margin: { t: l.title ? 50 : 20, r: 20, b: 50, l: 60 },
+    template: { layout: { font: { family: "DejaVu Sans, Arial, sans-serif" } } },
+  };
+}
+
+/** Lines through (x, y) points, one trace per series. */
+export function linePlot(series: Array<{ x: Numbers; y: Numbers; name?: string; mode?: string; dash?: string }>, layout: PlotLayout = {}): Figure {
+  return {
+    data: series.map((s) => ({
+      type: "scatter",
+      mode: s.mode ?? "lines",
+      x: arr(s.x),
+      y: arr(s.y),
+      ...(s.name ? { name: s.name } : {}),
+      ...(s.dash ? { line: { dash: s.dash } } : {}),
+    })),
+    layout: baseLayout(layout),
+  };
+}
+
+/** Points, one trace per series (e.g. one per class). */
+export function scatterPlot(
+  series: Array<{ x: Numbers; y: Numbers; name?: string; text?: string[]; color?: string; size?: number; symbol?: string }>,
+  layout: PlotLayout = {},
+): Figure {
+  return {
+    data: series.map((s) => ({
+      type: "scatter",
+      mode: "markers",
+      x: arr(s.x),
+      y: arr(s.y),
+      ...(s.name ? { name: s.name } : {}),
+      ...(s.text ? { text: s.text } : {}),
+      marker: { size: s.size ?? 7, ...(s.color ? { color: s.color } : {}), ...(s.symbol ? { symbol: s.symbol } : {}) },
+    })),
+    layout: baseLayout(layout),
+  };
+}
+
+/** Means with symmetric error bars (e.g. mean ± standard deviation over folds), joined by lines. */
+export function errorBarPlot(series: Array<{ x: Numbers; y: Numbers; error: Numbers; name?: string }>, layout: PlotLayout = {}): Figure {
+  return {
+    data: series.map((s) => ({
+      type: "scatter",
+      mode: "lines+markers",
+      x: arr(s.x),
+      y: arr(s.y),
+      error_y: { type: "data", array: arr(s.error), visible: true },
+      ...(s.name ? { name: s.name } : {}),
+    })),
+    layout: baseLayout(layout),
+  };
+}
+
+/** Bars, one trace per series. */
+export function barChart(series: Array<{ x: Array<string | number>; y: Numbers; name?: string }>, layout: PlotLayout = {}): Figure {
+  return {
+    data: series.map((s) => ({ type: "bar", x: s.x, y: arr(s.y), ...(s.name ? { name: s.name } : {}) })),
+    layout: baseLayout(layout),
+  };
+}
+
+/** A heatmap of z[row][col] over y (rows) and x (columns); `text` writes each value in its cell. */
+export function heatmap(
+  grid: { x: Array<string | number>; y: Array<string | number>; z: Numbers[] },
+  layout: PlotLayout & { text?: boolean; colorscale?: string | Array<[number, string]>; zmin?: number; zmax?: number; digits?: number } = {},
+): Figure {
+  const z = grid.z.map(arr);
+  const digits = layout.digits ?? 3;
+  return {
+    data: [
+      {
+        type: "heatmap",
+        x: grid.x,
+        y: grid.y,
+        z,
+        colorscale: layout.colorscale ?? "Viridis",
+        ...(layout.zmin !== undefined ? { zmin: layout.zmin } : {}),
+        ...(layout.zmax !== undefined ? { zmax: layout.zmax } : {}),
+        ...(layout.text ? { text: z.map((row) => row.map((v) => v.toFixed(digits))), texttemplate: "%{text}" } : {}),
+      },
+    ],
+    layout: baseLayout(layout),
+  };
+}
+
+/** Histograms of values, overlaid, one trace per series. */
+export function histogram(series: Array<{ values: Numbers; name?: string }>, layout: PlotLayout & { nbins?: number } = {}): Figure {
+  return {
+    data: series.map((s) => ({
+      type: "histogram",
+      x: arr(s.values),
+      opacity: series.length > 1 ? 0.6 : 1,
+      ...(layout.nbins ? { nbinsx: layout.nbins } : {}),
+      ...(s.name ? { name: s.name } : {}),
+    })),
+    layout: { ...baseLayout(layout), barmode: "overlay" },
+  };
+}
+
+/**
+ * Decision regions of a classifier over a 2-D grid (z[row][col] = predicted class at (x[col], y[row])),
+ * the data points of each class on top, and optional lines (e.g. where a class score is zero).
+ */
+export function decisionRegions(
+  grid: { x: Numbers; y: Numbers; z: Numbers[]; classNames: string[] },
+  points: Array<{ x: Numbers; y: Numbers; name?: string }> = [],
+  lines: Array<{ x: Numbers; y: Numbers; name?: string }> = [],
+  layout: PlotLayout & { range?: number } = {},
+): Figure {
+  const k = grid.classNames.length;
+  // A stepped colour scale: class c gets a pale version of its colour over [c/k, (c+1)/k).
+  const colorscale: Array<[number, string]> = [];
+  for (let c = 0; c < k; c++) {
+    const col = paler(CLASS_COLORS[c % CLASS_COLORS.length]);
+    colorscale.push([c / k, col], [(c + 1) / k, col]);
+  }
+  const range = layout.range;
+  return {
+    data: [
+      {
+        type: "heatmap",
+        x: arr(grid.x),
+        y: arr(grid.y),
+        z: grid.z.map(arr),
+        zmin: -0.5,
+        zmax: k - 0.5,
+        colorscale,
+        showscale: false,
+        hoverinfo: "skip",
+      },
+      ...points.map((p, c) => ({
+        type: "scatter",
+        mode: "markers",
+        x: arr(p.x),
+        y: arr(p.y),
+        name: p.name ?? grid.classNames[c],
+        marker: { color: CLASS_COLORS[c % CLASS_COLORS.length], size: 6, line: { color: "white", width: 0.5 } },
+      })),
+      ...lines.map((l, c) => ({
+        type: "scatter",
+        mode: "lines",
+        x: arr(l.x),
+        y: arr(l.y),
+        name: l.name,
+        line: { color: CLASS_COLORS[c % CLASS_COLORS.length], dash: "dash" },
+      })),
+    ],
+    layout: {
+      ...baseLayout({ ...layout, ...(range ? { xRange: [-range, range], yRange: [-range, range] } : {}) }),
+      ...(layout.width ? {} : { width: 560 }),
+      height: layout.height ?? 520,
+    },
+  };
+}
+
+function paler(hex: string): string {
+  const v = parseInt(hex.slice(1), 16);
+  const mix = (c: number): number => Math.round(c + (255 - c) * 0.7);
+  return `rgb(${mix((v >> 16) & 255)}, ${mix((v >> 8) & 255)}, ${mix(v & 255)})`;
+}
+
+// ---------------------------------------------------------------- HTML and display
+
+let bundleSent = false;
+
+/**
+ * A <script> that defines window.Plotly from the plotly.js bundle in node_modules (no network). The
+ * bundle is UMD: under the classic Notebook's require.js it would register an AMD module instead of the
+ * global, so it runs with define, module and exports hidden.
+ */
+export function plotlyBundleHtml(): string {
+  const file = require.resolve("plotly.js-dist-min/plotly.min.js");
+  const js = readFileSync(file, "utf8").replace(/<\/script/gi, "<\\/script");
+  return `<script type="text/javascript">(function (define, module, exports) {\n${js}\n})();</script>`;
+}
+
+/**
+ * The HTML of one figure: a div and a script that draws it with window.Plotly (waiting for the bundle
+ * if it is still loading). With includeBundle, the plotly.js bundle comes first.
+ */
+export function figureHtml(fig: Figure, opts: { includeBundle?: boolean; id?: string } = {}): string {
+  const id = opts.id ?? `sg-plot-${randomBytes(6).toString("hex")}`;
+  const json = JSON.stringify({ data: fig.data, layout: fig.layout, config: { responsive: true, displaylogo: false, ...fig.config } })
+    .replace(/<\//g, "<\\/");
+  const height = typeof fig.layout.height === "number" ? fig.layout.height : 420;
+  const width = typeof fig.layout.width === "number" ? `${fig.layout.width}px` : "100%";
+  const draw =
+    `<div id="${id}" class="sg-plot" style="width:${width};max-width:960px;height:${height}px;"></div>\n` +
+    `<script type="text/javascript">(function () {\n` +
+    `  var fig = ${json};\n` +
+    `  var tries = 0;\n` +
+    `  function draw() {\n` +
+    `    var el = document.getElementById(${JSON.stringify(id)});\n` +
+    `    if (window.Plotly && el) window.Plotly.newPlot(el, fig.data, fig.layout, fig.config);\n` +
+    `    else if (++tries < 400) setTimeout(draw, 50);\n` +
+    `  }\n` +
+    `  draw();\n` +
+    `})();</script>`;
+  return (opts.includeBundle ? plotlyBundleHtml() + "\n" : "") + draw;
+}
+
+/**
+ * Loads plotly.js into the notebook page, once per kernel session; figures call it themselves, so this
+ * is needed only to force a reload (for example after clearing all outputs).
+ */
+export function initPlotly(force = false): void {
+  if (bundleSent && !force) return;
+  displayHtml(plotlyBundleHtml());
+  bundleSent = true;
+}
+
+function takeBundle(): boolean {
+  const first = !bundleSent;
+  bundleSent = true;
+  return first;
+}
+
+/** Shows a figure in the notebook; the first figure of a kernel session carries the plotly.js bundle. */
+export function showFigure(fig: Figure): void {
+  displayHtml(figureHtml(fig, { includeBundle: takeBundle() }));
+}
+
+export const showLinePlot = (...a: Parameters<typeof linePlot>): void => showFigure(linePlot(...a));
+export const showScatter = (...a: Parameters<typeof scatterPlot>): void => showFigure(scatterPlot(...a));
+export const showErrorBars = (...a: Parameters<typeof errorBarPlot>): void => showFigure(errorBarPlot(...a));
+export const showBarChart = (...a: Parameters<typeof barChart>): void => showFigure(barChart(...a));
+export const showHeatmap = (...a: Parameters<typeof heatmap>): void => showFigure(heatmap(...a));
+export const showHistogram = (...a: Parameters<typeof histogram>): void => showFigure(histogram(...a));
+export const showDecisionRegions = (...a: Parameters<typeof decisionRegions>): void => showFigure(decisionRegions(...a));
+
+/** A line plot that redraws in place as points arrive (for loss curves while training runs). */
+export interface LivePlot {
+  /** Appends points to a series and redraws (at most every 100 ms; a pending redraw follows). */
+  extend(series: string, xs: Numbers, ys: Numbers): void;
+  /** Redraws now with every point so far. */
+  render(): void;
+  /** The figure as it stands. */
+  figure(): Figure;
+}
+
+/** Starts a live line plot with the named series, empty. */
+export function liveLinePlot(opts: PlotLayout & { series: string[] }): LivePlot {
+  const data = new Map<string, { x: number[]; y: number[] }>(opts.series.map((s) => [s, { x: [], y: [] }]));
+  const slot: TslabDisplay | null = newDisplaySlot();
+  const id = `sg-live-${randomBytes(6).toString("hex")}`;
+  // The slot's first write carries the bundle when this is the session's first figure; later writes
+  // replace that output, so they must carry it again.
+  const bundleInSlot = takeBundle();
+  let last = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const figure = (): Figure => linePlot(opts.series.map((name) => ({ name, ...data.get(name)! })), opts);
+  const render = (): void => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    last = Date.now();
+    if (!slot) return;
+    slot.html(figureHtml(figure(), { includeBundle: bundleInSlot, id }));
+  };
+  const live: LivePlot = {
+    extend(series, xs, ys) {
+      const s = data.get(series);
+      if (!s) throw new RangeError(`liveLinePlot.extend: unknown series "${series}" (have ${opts.series.join(", ")})`);
+      if (xs.length !== ys.length) {
+        throw new RangeError(`liveLinePlot.extend: xs has ${xs.length} values but ys has ${ys.length}`);
+      }
+      for (let i = 0; i < xs.length; i++) {
+        s.x.push(xs[i]);
+        s.y.push(ys[i]);
+      }
+      const wait = 100 - (Date.now() - last);
+      if (wait <= 0) render();
+      else if (!timer) timer = setTimeout(render, wait);
+    },
+    render,
+    figure,
+  };
+  render();
+  return live;
+}
