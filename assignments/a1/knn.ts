@@ -108,9 +108,10 @@ export class KNearestNeighbor {
     const numTrain = XTrain.shape[0];
     // TODO: Expand ‖a − b‖² = ‖a‖² + ‖b‖² − 2·a·b. The squared norms of the test rows, as a (numTest, 1)
     // TODO: column: sum(mul(X, X), 1, true); of the training rows, as a (1, numTrain) row: reshape the sum.
-    // TODO: All the products at once: gemm(X, XTrain, { transB: true, alpha: -2 }) is −2·X·XTrainᵀ.
-    // TODO: add broadcasts the column and the row over the (numTest, numTrain) matrix. Rounding can make a
-    // TODO: tiny squared distance slightly negative: clamp at 0 before the square root (map).
+    // TODO: add(column, row) broadcasts them into the (numTest, numTrain) matrix of ‖a‖² + ‖b‖².
+    // TODO: All the products at once: gemm(X, XTrain, { transB: true, alpha: -2 }) is −2·X·XTrainᵀ; with
+    // TODO: { beta: 1, out: thatMatrix } gemm adds them into it in place. Rounding can make a tiny squared
+    // TODO: distance slightly negative: clamp at 0 before the square root (map over the tensor).
     // TODO: No for/while loops, no forEach/map/reduce over arrays, and no calls to the other two versions.
     throw new Error("Not implemented: computeDistancesNoLoops");
   }
