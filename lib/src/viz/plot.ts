@@ -24,6 +24,8 @@ export interface PlotLayout {
   width?: number;
   height?: number;
   showLegend?: boolean;
+  /** Image orientation: row 0 at the top and square cells (for pixel matrices). */
+  imageAxes?: boolean;
 }
 
 /** The ten colours of plotly's default palette, used for classes in order. */
@@ -42,10 +44,11 @@ function baseLayout(l: PlotLayout): Record<string, unknown> {
     ...(range ? { range: type === "log" ? range.map(Math.log10) : range } : {}),
     automargin: true,
   });
+  const image = l.imageAxes ? { y: { autorange: "reversed", scaleanchor: "x" }, x: { constrain: "domain" } } : { x: {}, y: {} };
   return {
     ...(l.title ? { title: { text: l.title } } : {}),
-    xaxis: axis(l.xTitle, l.xType, l.xRange),
-    yaxis: axis(l.yTitle, l.yType, l.yRange),
+    xaxis: { ...axis(l.xTitle, l.xType, l.xRange), ...image.x },
+    yaxis: { ...axis(l.yTitle, l.yType, l.yRange), ...image.y },
     height: l.height ?? 420,
     ...(l.width ? { width: l.width } : {}),
     ...(l.showLegend !== undefined ? { showlegend: l.showLegend } : {}),
