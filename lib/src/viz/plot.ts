@@ -220,8 +220,8 @@ let bundleSent = false;
 
 /**
  * A <script> that defines window.Plotly from the plotly.js bundle in node_modules (no network). The
- * bundle is UMD: under the classic Notebook's require.js it would register an AMD module instead of the
- * global, so it runs with define, module and exports hidden.
+ * bundle runs with define, module and exports hidden, so that a page with a module loader (the classic
+ * Notebook has require.js) cannot capture it as a module instead of the global.
  */
 export function plotlyBundleHtml(): string {
   const file = require.resolve("plotly.js-dist-min/plotly.min.js");
