@@ -13,7 +13,7 @@ import {
 } from "@semantic-gap/lib";
 import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
 import { cloneValue } from "../src/in-process.js";
-import type { Student, TestPart } from "../src/types.js";
+import type { HiddenTest, Student, TestPart } from "../src/types.js";
 
 // Shared pieces of the A1 hidden tests for the linear classifiers and the two-layer net. Every tolerance is
 // stated where it is used. Feedback names what failed and by how much, never the hidden inputs or answers.
@@ -188,6 +188,27 @@ export function loopsInFunction(source: string, fnName: string): number | null {
   };
   walk(body);
   return loops;
+}
+
+/**
+ * A test that `fnName` in `file` is vectorized: it must first compute the right loss and gradient on a
+ * small random case (so a stub, which has no loops either, earns nothing), then contain no explicit loops.
+ */
+export function noLoopsTest(prefix: string, file: string, fnName: string, ref: RefLoss): HiddenTest {
+  return {
+    name: `${prefix}: ${fnName} has no explicit loops`,
+    files: [file],
+    maxScore: 1,
+    async run(student, ctx) {
+      const c = linearCase(ctx.rng, { n: 12, d: 9, c: 4 }, 0.1, 0.3, 0);
+      const value = await student.call(file, fnName, c.W, c.X, c.y, c.reg);
+      const ok = lossAndGradParts(fnName, value, ref(c.W, c.X, c.y, c.reg), null).every((p) => p.passed);
+      if (!ok) {
+        return [expectThat("no explicit loops", false, `${fnName} must compute the correct loss and gradient before its structure is checked`)];
+      }
+      return [noLoopsPart(student.source(file), file, fnName)];
+    },
+  };
 }
 
 /** A part checking that `fnName` in `file` has no explicit loops (when the source is available). */

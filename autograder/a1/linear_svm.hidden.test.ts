@@ -54,6 +54,7 @@ describe("linear_svm hidden tests", () => {
       "linear_svm: svmLossVectorized on random inputs / with regularization: gradient check",
       "linear_svm: svmLossVectorized edge cases / one example: dW",
       "linear_svm: naive and vectorized agree / dW",
+      "linear_svm: svmLossVectorized has no explicit loops / no explicit loops",
     ]);
   });
 
@@ -82,7 +83,7 @@ describe("linear_svm hidden tests", () => {
     ]);
   });
 
-  it("a stub that throws Not implemented scores zero on its tests", async () => {
+  it("a stub that throws Not implemented scores zero on its tests, the structure test included", async () => {
     const stub = patchedStudent(solutions, {
       [`${FILE}:svmLossNaive`]: () => {
         throw new Error("Not implemented: svmLossNaive");
@@ -93,5 +94,24 @@ describe("linear_svm hidden tests", () => {
     expect(byTest["linear_svm: svmLossNaive on random inputs"]).toBe(0);
     expect(byTest["linear_svm: svmLossNaive edge cases"]).toBe(0);
     expect(byTest["linear_svm: svmLossVectorized on random inputs"]).toBe(1);
+    const stubVec = patchedStudent(solutions, {
+      [`${FILE}:svmLossVectorized`]: () => {
+        throw new Error("Not implemented: svmLossVectorized");
+      },
+    });
+    const r2 = Object.fromEntries((await runInProcess(tests, stubVec, 11)).map((r) => [r.name, r.fraction]));
+    expect(r2["linear_svm: svmLossVectorized has no explicit loops"]).toBe(0);
+  });
+
+  it("a loop-free but wrong vectorized version earns nothing for its structure", async () => {
+    const wrong = patchedStudent(solutions, {
+      [`${FILE}:svmLossVectorized`]: (W: never, X: never, y: never, reg: number) => {
+        const r = svmLossVectorized(W, X, y, reg);
+        return { loss: r.loss * 2, dW: r.dW };
+      },
+    });
+    const r = (await runInProcess(tests, wrong, 12)).find((t) => t.name === "linear_svm: svmLossVectorized has no explicit loops")!;
+    expect(r.fraction).toBe(0);
+    expect(r.parts[0].message).toMatch(/must compute the correct loss and gradient before its structure is checked/);
   });
 });

@@ -6,7 +6,7 @@ import {
   intBetween,
   linearCase,
   lossAndGradParts,
-  noLoopsPart,
+  noLoopsTest,
   numericalGradW,
   readLossAndGrad,
   tagged,
@@ -118,13 +118,6 @@ const agreementTest: HiddenTest = {
   },
 };
 
-const noLoopsTest: HiddenTest = {
-  name: "linear_svm: svmLossVectorized has no explicit loops",
-  files: [FILE],
-  maxScore: 1,
-  async run(student) {
-    return [noLoopsPart(student.source(FILE), FILE, "svmLossVectorized")];
-  },
-};
+const noLoops = noLoopsTest("linear_svm", FILE, "svmLossVectorized", refLoss);
 
-export const tests: HiddenTest[] = [...FNS.map(randomCaseTest), ...FNS.map(edgeCaseTest), agreementTest, noLoopsTest];
+export const tests: HiddenTest[] = [...FNS.map(randomCaseTest), ...FNS.map(edgeCaseTest), agreementTest, noLoops];

@@ -6,7 +6,7 @@ import {
   intBetween,
   linearCase,
   lossAndGradParts,
-  noLoopsPart,
+  noLoopsTest,
   numericalGradW,
   randomLabels,
   readLossAndGrad,
@@ -109,13 +109,6 @@ const agreementTest: HiddenTest = {
   },
 };
 
-const noLoopsTest: HiddenTest = {
-  name: "softmax: softmaxLossVectorized has no explicit loops",
-  files: [FILE],
-  maxScore: 1,
-  async run(student) {
-    return [noLoopsPart(student.source(FILE), FILE, "softmaxLossVectorized")];
-  },
-};
+const noLoops = noLoopsTest("softmax", FILE, "softmaxLossVectorized", refLoss);
 
-export const tests: HiddenTest[] = [...FNS.map(randomCaseTest), ...FNS.map(edgeCaseTest), agreementTest, noLoopsTest];
+export const tests: HiddenTest[] = [...FNS.map(randomCaseTest), ...FNS.map(edgeCaseTest), agreementTest, noLoops];
