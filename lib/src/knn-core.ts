@@ -868,11 +868,7 @@ export function prunedSearchL2(
       const q = r * d;
       const o = i * n;
       const qn = qNorm[i];
-      // Rounding in the expansion is ~1e-16 of the norms; lowering every bound by 1e-10 of them keeps it a bound.
-      for (let j = 0; j < n; j++) {
-        const xn = g.norms[j];
-        bounds[o + j] += qn + xn - 1e-10 * (qn + xn);
-      }
+
       if (kernel) kernel.setQuery(r);
       for (let l = 0; l < finer.length; l++) {
         if (kernel && kernel.hasLevel(g.level + 1 + l)) continue;
@@ -881,11 +877,18 @@ export function prunedSearchL2(
         c.fill(0);
         for (let p = 0; p < d; p++) c[grp[p]] += test[q + p];
       }
-      // A first k-th best from the candidates with the smallest bounds.
+      // Complete the bounds (rounding in the expansion is ~1e-16 of the norms; lowering every bound by 1e-10 of
+      // them keeps it a bound), and take a first k-th best from the candidates with the smallest ones.
       first.reset();
+      let firstBound = Infinity;
       for (let j = 0; j < n; j++) {
-        const v = bounds[o + j];
-        if (v < first.bound()) first.push(v, j);
+        const xn = g.norms[j];
+        const v = bounds[o + j] + qn + xn - 1e-10 * (qn + xn);
+        bounds[o + j] = v;
+        if (v < firstBound) {
+          first.push(v, j);
+          firstBound = first.bound();
+        }
       }
       const got = first.size;
       first.drain(seedDist, seedIdx, 0, false);

@@ -62,8 +62,11 @@ let allWithin = true;
 for (const metric of metrics) {
   for (const method of methods) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     const nb = await kNearestParallel(xTrain, xTest, 5, { metric, method, workers });
     const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6; // all threads of this process
     const acc1 = accuracy(voteNeighbours(nb, ds.yTrain, 1), ds.yTest);
     const acc5 = accuracy(voteNeighbours(nb, ds.yTrain, 5), ds.yTest);
     const ref = reference[metric as "l2" | "l1"];
@@ -78,7 +81,10 @@ for (const metric of metrics) {
         ? `; exact distances for ${((100 * nb.stats.exact!) / nb.stats.candidates).toFixed(2)}% of the ${nb.stats.candidates.toExponential(2)} pairs` +
           (nb.stats.integer ? " (8-bit pixels: integer SIMD kernel)" : "")
         : `; all ${nb.stats.candidates.toExponential(2)} pairs`;
-    console.log(`${metric.toUpperCase()} ${nb.stats.method}: ${seconds.toFixed(1)} s on ${nb.stats.threads} threads${ratio}${work}`);
+    console.log(
+      `${metric.toUpperCase()} ${nb.stats.method}: ${seconds.toFixed(1)} s on ${nb.stats.threads} threads${ratio}; ` +
+        `${cpuSeconds.toFixed(1)} s of CPU time in all${work}`,
+    );
     console.log(
       `   k=1 accuracy ${pct(acc1)} (sklearn ${pct(ref.k1)}, ${pts(acc1, ref.k1)} points)   ` +
         `k=5 accuracy ${pct(acc5)} (sklearn ${pct(ref.k5)}, ${pts(acc5, ref.k5)} points)   ` +
