@@ -1,7 +1,16 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import {
+  classGridPng,
   composeImageGrid,
+  inNotebook,
+  samplePerClass,
+  show,
+  tensorToPng,
   decisionRegions,
   errorBarPlot,
   figureHtml,
@@ -29,6 +38,7 @@ describe("image grids (PNG through sharp)", () => {
     expect(png.subarray(1, 4).toString("latin1")).toBe("PNG");
     const { width, height, channels, data } = await decode(png);
     expect([width, height]).toEqual([4, 4]);
+    expect(png[25]).toBe(0); // IHDR colour type 0: gray in, gray PNG out
     const at = (x: number, y: number): number => data[(y * width + x) * channels];
     expect([at(0, 0), at(1, 1), at(2, 0), at(3, 1), at(0, 2), at(1, 3), at(2, 2), at(3, 3)]).toEqual([0, 0, 100, 100, 200, 200, 255, 255]);
   });
@@ -79,6 +89,102 @@ describe("image grids (PNG through sharp)", () => {
   });
 });
 
+describe("single images, class grids and captions", () => {
+  it("tensorToPng upscales a (C, H, W) colour image without padding", async () => {
+    // A 2x2 RGB image: red, green / blue, white; channel planes (3, 2, 2).
+    const img = tensor([255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255], [3, 2, 2]);
+    const { width, height, channels, data } = await decode(await tensorToPng(img, { scale: 3 }));
+    expect([width, height, channels]).toEqual([6, 6, 3]);
+    const rgb = (x: number, y: number): number[] => Array.from(data.subarray((y * width + x) * 3, (y * width + x) * 3 + 3));
+    expect(rgb(0, 0)).toEqual([255, 0, 0]);
+    expect(rgb(2, 2)).toEqual([255, 0, 0]); // the same source pixel after x3 upscaling
+    expect(rgb(3, 0)).toEqual([0, 255, 0]);
+    expect(rgb(0, 5)).toEqual([0, 0, 255]);
+    expect(rgb(5, 5)).toEqual([255, 255, 255]);
+    await expect(tensorToPng(zeros([2, 3, 2, 2]))).rejects.toThrow("tensorToPng: img must have shape (C, H, W) or (H, W), got (2, 3, 2, 2)");
+  });
+
+  it("maps values in 0..1 to the full gray range by default, and RGB weights per image", async () => {
+    const unit = await decode(await tensorToPng(tensor([0, 0.5, 1, 0.25], [2, 2]), { scale: 1 }));
+    expect([0, 1, 2, 3].map((i) => unit.data[i * unit.channels])).toEqual([0, 128, 255, 64]); // 0.5*255 = 127.5 -> 128
+    // Colour "weights" with negative values: one range over all three channels of the image.
+    const w = tensor([-1, 1, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3], [1, 3, 2, 2]);
+    const out = await decode(await imageGridPng(w, { scale: 1, pad: 0 }));
+    // min -1 -> 0, max 3 -> 255: pixel (0,0) = (-1, 0, 3) -> (0, 64, 255); pixel (1,0) = (1, 0, 3) -> (128, 64, 255)
+    expect(Array.from(out.data.subarray(0, 6))).toEqual([0, 64, 255, 128, 64, 255]);
+  });
+
+  it("classGridPng puts the seeded picks of class k in row k, labelled with the class name", async () => {
+    // 3 classes of 4x4 images whose gray level encodes the example index (i * 8), labels cycling 0, 1, 2.
+    const n = 30;
+    const x = zeros([n, 1, 4, 4]);
+    for (let i = 0; i < n; i++) for (let p = 0; p < 16; p++) x.data[i * 16 + p] = i * 8;
+    const y = Int32Array.from({ length: n }, (_, i) => i % 3);
+    const png = await classGridPng(x, y, ["aa", "bb", "cc"], 2, 7, { scale: 1, pad: 2 });
+    const { width, height, channels, data } = await decode(png);
+    const picks = samplePerClass(y, 3, 2, 7);
+    const job = composeImageGrid(zeros([6, 1, 4, 4]), { columns: 2, scale: 1, pad: 2, rowLabels: ["aa", "bb", "cc"] });
+    expect([width, height]).toEqual([job.width, job.height]);
+    const rowLabelW = width - 2 - 2 * (4 + 2); // grid width = rowLabelW + pad + 2 * (cell + pad)
+    for (let r = 0; r < 3; r++) {
+      for (let c = 0; c < 2; c++) {
+        const i = picks[r * 2 + c];
+        expect(y[i]).toBe(r);
+        const px = rowLabelW + 2 + c * 6 + 1;
+        const py = 2 + r * 6 + 1;
+        expect(data[(py * width + px) * channels], `row ${r} column ${c}`).toBe(i * 8);
+      }
+    }
+    // The row labels are drawn in the left band: dark text on white.
+    let ink = 0;
+    for (let yy = 0; yy < height; yy++) for (let xx = 0; xx < rowLabelW; xx++) if (data[(yy * width + xx) * channels] < 128) ink++;
+    expect(ink).toBeGreaterThan(10);
+  });
+
+  it("widens columns to fit captions and cuts over-long ones", () => {
+    const img = zeros([2, 1, 4, 4]);
+    const narrow = composeImageGrid(img, { scale: 1, pad: 0 });
+    expect(narrow.width).toBe(8);
+    const wide = composeImageGrid(img, { scale: 1, pad: 0, labels: ["Ankle boot", "Sneaker"] });
+    expect(wide.width).toBeGreaterThan(2 * 60); // two columns as wide as "Ankle boot" (about 64 px at 13 px)
+    const long = composeImageGrid(img, { scale: 1, pad: 0, labels: ["x".repeat(500), "y"] });
+    expect(long.width).toBeLessThanOrEqual(2 * 204);
+  });
+
+  it("draws the same captions on a machine without any fonts", () => {
+    // Captions come from the committed glyph atlas, not from fontconfig: with an empty font configuration
+    // a child process must produce the very same PNG bytes.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "sg-nofonts-"));
+    try {
+      writeFileSync(path.join(dir, "fonts.conf"), '<?xml version="1.0"?>\n<fontconfig></fontconfig>\n');
+      const lib = path.resolve(import.meta.dirname, "..", "src", "index.ts");
+      const script = `import * as sg from ${JSON.stringify(lib)};
+const png = await sg.imageGridPng(sg.zeros([2, 1, 8, 8]), { labels: ["T-shirt/top", "Bag"], title: "Fonts?" });
+process.stdout.write(png.toString("base64"));`;
+      const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+        env: { ...process.env, FONTCONFIG_FILE: path.join(dir, "fonts.conf") },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return imageGridPng(zeros([2, 1, 8, 8]), { labels: ["T-shirt/top", "Bag"], title: "Fonts?" }).then((here) => {
+        expect(Buffer.from(r.stdout, "base64").equals(here)).toBe(true);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("show() checks its argument and, outside a kernel, shows nothing", () => {
+    expect(inNotebook()).toBe(false);
+    expect(show(linePlot([{ x: [1], y: [1] }]))).toBe(false);
+    expect(show("<b>hi</b>")).toBe(false);
+    expect(show(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0]))).toBe(false);
+    expect(() => show(new Uint8Array([1, 2, 3]))).toThrow("show: bytes must be a PNG");
+    expect(() => show(42 as unknown as string)).toThrow("show: expected PNG bytes, a plotly Figure");
+  });
+});
+
 describe("plotly figures", () => {
   it("builds traces and layout as plotly.js takes them", () => {
     const fig = linePlot([{ x: [1, 2], y: new Float64Array([3, 4]), name: "loss" }], { title: "T", xTitle: "it", yType: "log" });
@@ -105,5 +211,9 @@ describe("plotly figures", () => {
     expect(bundle.startsWith('<script type="text/javascript">(function (define, module, exports) {')).toBe(true);
     expect(bundle.length).toBeGreaterThan(1_000_000);
     expect(bundle.slice(0, -9)).not.toMatch(/<\/script/i);
+    // Inside a <script>, "<!--" followed by "<script" would change how the HTML parser finds the end of
+    // the element; the bundle must contain neither (a future plotly.js that does needs another escape).
+    expect(bundle).not.toContain("<!--");
+    expect(bundle.slice(8)).not.toMatch(/<script/i);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
-import { displayHtml, newDisplaySlot, type TslabDisplay } from "./display.js";
+import { displayHtml, inNotebook, newDisplaySlot, type TslabDisplay } from "./display.js";
 
 const require = createRequire(import.meta.url);
 
@@ -46,7 +46,8 @@ function baseLayout(l: PlotLayout): Record<string, unknown> {
   });
   const image = l.imageAxes ? { y: { autorange: "reversed", scaleanchor: "x" }, x: { constrain: "domain" } } : { x: {}, y: {} };
   return {
-    ...(l.title ? { title: { text: l.title } } : {}),
+    // Left-aligned, so that plotly's toolbar (top right) does not cover a long title.
+    ...(l.title ? { title: { text: l.title, x: 0, xref: "paper", xanchor: "left" } } : {}),
     xaxis: { ...axis(l.xTitle, l.xType, l.xRange), ...image.x },
     yaxis: { ...axis(l.yTitle, l.yType, l.yRange), ...image.y },
     height: l.height ?? 420,
@@ -255,16 +256,19 @@ export function figureHtml(fig: Figure, opts: { includeBundle?: boolean; id?: st
 }
 
 /**
- * Loads plotly.js into the notebook page, once per kernel session; figures call it themselves, so this
- * is needed only to force a reload (for example after clearing all outputs).
+ * Loads plotly.js into the notebook page as an output of its own, once per kernel session. Figures do
+ * this themselves (the session's first figure carries the bundle), so a notebook needs it only to put
+ * the bundle in a cell of its choice, or with force to load it again (e.g. after clearing all outputs,
+ * which removes the output that held it). Nothing happens outside a kernel.
  */
 export function initPlotly(force = false): void {
-  if (bundleSent && !force) return;
+  if (!inNotebook() || (bundleSent && !force)) return;
   displayHtml(plotlyBundleHtml());
   bundleSent = true;
 }
 
 function takeBundle(): boolean {
+  if (!inNotebook()) return false;
   const first = !bundleSent;
   bundleSent = true;
   return first;
@@ -283,24 +287,30 @@ export const showHeatmap = (...a: Parameters<typeof heatmap>): void => showFigur
 export const showHistogram = (...a: Parameters<typeof histogram>): void => showFigure(histogram(...a));
 export const showDecisionRegions = (...a: Parameters<typeof decisionRegions>): void => showFigure(decisionRegions(...a));
 
-/** A line plot that redraws in place as points arrive (for loss curves while training runs). */
+/**
+ * A line plot that redraws in place as points arrive (loss curves while training runs). Each redraw
+ * replaces the plot's one output (update_display_data), so an executed notebook keeps the final figure.
+ * Redraws are rate-limited; a synchronous loop only gets its messages out when it yields to the event
+ * loop, so train with `await` in the loop (or call render() at the end).
+ */
 export interface LivePlot {
-  /** Appends points to a series and redraws (at most every 100 ms; a pending redraw follows). */
+  /** Appends points to a series and redraws, at most once per intervalMs (a pending redraw follows). */
   extend(series: string, xs: Numbers, ys: Numbers): void;
-  /** Redraws now with every point so far. */
+  /** Redraws now with every point so far (call it once training is done). */
   render(): void;
   /** The figure as it stands. */
   figure(): Figure;
 }
 
-/** Starts a live line plot with the named series, empty. */
-export function liveLinePlot(opts: PlotLayout & { series: string[] }): LivePlot {
+/** Starts a live line plot with the named series, empty; intervalMs (default 250) limits the redraw rate. */
+export function liveLinePlot(opts: PlotLayout & { series: string[]; intervalMs?: number }): LivePlot {
   const data = new Map<string, { x: number[]; y: number[] }>(opts.series.map((s) => [s, { x: [], y: [] }]));
+  const interval = opts.intervalMs ?? 250;
+  // The bundle goes out as an output of its own before the plot's slot: the slot's output is replaced on
+  // every redraw, and a bundle inside it would travel (megabytes) with each one.
+  if (inNotebook()) initPlotly();
   const slot: TslabDisplay | null = newDisplaySlot();
   const id = `sg-live-${randomBytes(6).toString("hex")}`;
-  // The slot's first write carries the bundle when this is the session's first figure; later writes
-  // replace that output, so they must carry it again.
-  const bundleInSlot = takeBundle();
   let last = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
   const figure = (): Figure => linePlot(opts.series.map((name) => ({ name, ...data.get(name)! })), opts);
@@ -311,7 +321,7 @@ export function liveLinePlot(opts: PlotLayout & { series: string[] }): LivePlot 
     }
     last = Date.now();
     if (!slot) return;
-    slot.html(figureHtml(figure(), { includeBundle: bundleInSlot, id }));
+    slot.html(figureHtml(figure(), { id }));
   };
   const live: LivePlot = {
     extend(series, xs, ys) {
@@ -324,9 +334,9 @@ export function liveLinePlot(opts: PlotLayout & { series: string[] }): LivePlot 
         s.x.push(xs[i]);
         s.y.push(ys[i]);
       }
-      const wait = 100 - (Date.now() - last);
+      const wait = interval - (Date.now() - last);
       if (wait <= 0) render();
-      else if (!timer) timer = setTimeout(render, wait);
+      else if (!timer && slot) timer = setTimeout(render, wait);
     },
     render,
     figure,

@@ -1,7 +1,9 @@
 import { createRequire } from "node:module";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { ShapeError, shapeStr } from "../errors.js";
-import { checkTensor, contiguous, reshape, type Tensor } from "../tensor.js";
+import { samplePerClass } from "../data/preprocess.js";
+import { checkLabels, checkTensor, contiguous, reshape, takeRows, type Labels, type Tensor } from "../tensor.js";
+import { FONT_ASCENT, FONT_DESCENT, drawText, fitText, textWidth } from "./font.js";
 
 const require = createRequire(import.meta.url);
 
@@ -18,8 +20,10 @@ export interface ImageGridOptions {
   /** Pixels between images (default 4). */
   pad?: number;
   /**
-   * Value mapping: "none" clips to 0..255 (raw pixels), "per-image" (default for values outside
-   * 0..255) stretches each image's min..max, "global" all images' min..max, or a fixed [lo, hi].
+   * Value mapping to gray levels 0..255: "none" takes values as gray levels (clipped), "per-image"
+   * stretches each image's min..max, "global" all images' min..max, [lo, hi] a fixed range. Default:
+   * [0, 1] when every value lies in 0..1, "none" when every value lies in 0..255 (raw pixels), else
+   * "per-image" (for weights, gradients and other real-valued pictures).
    */
   normalize?: Normalize;
   /** A title drawn above the grid. */
@@ -28,22 +32,15 @@ export interface ImageGridOptions {
   rowLabels?: string[];
 }
 
-/** An encoding job: raw pixels plus an SVG overlay of text, turned into a PNG by sharp. */
+/** An encoding job: raw interleaved 8-bit pixels, captions already drawn in, turned into a PNG by sharp. */
 interface PngJob {
   raw: Uint8Array;
   width: number;
   height: number;
   channels: 1 | 3;
-  svg: string | null;
 }
 
-const FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif";
-
-function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** Reads (N, C, H, W), (N, H, W) or (H, W) images as a list of (C, H, W) views with C in {1, 3}. */
+/** Reads (N, C, H, W), (N, H, W) or (H, W) images as an (N, C, H, W) view with C in {1, 3}. */
 function asImageBatch(fn: string, images: Tensor): { n: number; c: 1 | 3; h: number; w: number; t: Tensor } {
   checkTensor(fn, "images", images);
   let t = images;
@@ -57,9 +54,16 @@ function asImageBatch(fn: string, images: Tensor): { n: number; c: 1 | 3; h: num
   return { n: t.shape[0], c: t.shape[1] as 1 | 3, h: t.shape[2], w: t.shape[3], t };
 }
 
-/** Lays images out in a grid of raw pixels (nearest-neighbour upscaling) plus an SVG text overlay. */
-export function composeImageGrid(images: Tensor, opts: ImageGridOptions = {}): PngJob {
-  const fn = "imageGridPng";
+const TEXT_COLOR: [number, number, number] = [34, 34, 34];
+/** Captions and row labels longer than this many pixels are cut with an ellipsis. */
+const MAX_CAPTION_PX = 200;
+const MAX_ROW_LABEL_PX = 240;
+
+/**
+ * Lays images out in a grid of raw pixels (nearest-neighbour upscaling) and draws the captions into it.
+ * A column is as wide as its widest caption, so captions never run into each other.
+ */
+export function composeImageGrid(images: Tensor, opts: ImageGridOptions = {}, fn = "imageGridPng"): PngJob {
   const { n, c, h, w, t } = asImageBatch(fn, images);
   if (n === 0) throw new ShapeError(`${fn}: images must hold at least one image, got shape ${shapeStr(images.shape)}`);
   const scale = opts.scale ?? (Math.max(h, w) <= 32 ? 3 : 1);
@@ -67,23 +71,30 @@ export function composeImageGrid(images: Tensor, opts: ImageGridOptions = {}): P
     throw new RangeError(`${fn}: scale must be an integer from 1 to 64, got ${scale}`);
   }
   const pad = opts.pad ?? 4;
-  const columns = Math.max(1, Math.min(n, opts.columns ?? (n <= 10 ? n : 10)));
-  const rows = Math.ceil(n / columns);
-  const { labels, rowLabels, title } = opts;
-  if (labels && labels.length !== n) {
-    throw new ShapeError(`${fn}: labels must have one entry per image (${n}), got ${labels.length}`);
+  if (!Number.isInteger(pad) || pad < 0) throw new RangeError(`${fn}: pad must be a non-negative integer, got ${pad}`);
+  if (opts.columns !== undefined && (!Number.isInteger(opts.columns) || opts.columns < 1)) {
+    throw new RangeError(`${fn}: columns must be a positive integer, got ${opts.columns}`);
   }
-  if (rowLabels && rowLabels.length !== rows) {
-    throw new ShapeError(`${fn}: rowLabels must have one entry per row (${rows}), got ${rowLabels.length}`);
+  const columns = Math.min(n, opts.columns ?? (n <= 10 ? n : 10));
+  const rows = Math.ceil(n / columns);
+  const { title } = opts;
+  if (opts.labels && opts.labels.length !== n) {
+    throw new ShapeError(`${fn}: labels must have one entry per image (${n}), got ${opts.labels.length}`);
+  }
+  if (opts.rowLabels && opts.rowLabels.length !== rows) {
+    throw new ShapeError(`${fn}: rowLabels must have one entry per row (${rows}), got ${opts.rowLabels.length}`);
   }
   const cellW = w * scale;
   const cellH = h * scale;
-  const fontSize = Math.max(10, Math.min(14, Math.round(cellW / 6)));
-  const captionH = labels ? fontSize + 6 : 0;
-  const titleH = title ? fontSize + 12 : 0;
-  const longestRowLabel = rowLabels ? Math.max(...rowLabels.map((s) => s.length)) : 0;
-  const rowLabelW = rowLabels ? Math.ceil(longestRowLabel * fontSize * 0.62) + 10 : 0;
-  const width = rowLabelW + pad + columns * (cellW + pad);
+  const labels = opts.labels?.map((s) => fitText(String(s), Math.max(cellW, MAX_CAPTION_PX)));
+  const rowLabels = opts.rowLabels?.map((s) => fitText(String(s), MAX_ROW_LABEL_PX));
+  const lineH = FONT_ASCENT + FONT_DESCENT;
+  const colW = Math.max(cellW, ...(labels ?? []).map((s) => Math.ceil(textWidth(s)) + 4));
+  const captionH = labels ? lineH + 4 : 0;
+  const titleH = title ? lineH + 8 : 0;
+  const rowLabelW = rowLabels ? Math.ceil(Math.max(...rowLabels.map(textWidth))) + 10 : 0;
+  const gridW = rowLabelW + pad + columns * (colW + pad);
+  const width = title ? Math.max(gridW, Math.ceil(textWidth(title)) + 2 * pad + 4) : gridW;
   const height = titleH + pad + rows * (cellH + captionH + pad);
   const channels = c;
   const raw = new Uint8Array(width * height * channels).fill(255);
@@ -103,7 +114,11 @@ export function composeImageGrid(images: Tensor, opts: ImageGridOptions = {}): P
     return [lo, hi];
   };
   const all = rangeOf(0, n * imgSize);
-  const mode: Normalize = opts.normalize ?? (all[0] >= 0 && all[1] <= 255 ? "none" : "per-image");
+  const mode: Normalize =
+    opts.normalize ?? (all[0] >= 0 && all[1] <= 1 ? [0, 1] : all[0] >= 0 && all[1] <= 255 ? "none" : "per-image");
+  if (Array.isArray(mode) && !(mode.length === 2 && Number.isFinite(mode[0]) && Number.isFinite(mode[1]) && mode[1] > mode[0])) {
+    throw new RangeError(`${fn}: normalize range must be [lo, hi] with lo < hi, got ${JSON.stringify(mode)}`);
+  }
 
   for (let i = 0; i < n; i++) {
     let lo = 0;
@@ -114,7 +129,7 @@ export function composeImageGrid(images: Tensor, opts: ImageGridOptions = {}): P
     const span = hi > lo ? hi - lo : 1;
     const row = Math.floor(i / columns);
     const col = i % columns;
-    const x0 = rowLabelW + pad + col * (cellW + pad);
+    const x0 = rowLabelW + pad + col * (colW + pad) + Math.floor((colW - cellW) / 2);
     const y0 = titleH + pad + row * (cellH + captionH + pad);
     for (let yy = 0; yy < cellH; yy++) {
       const sy = Math.floor(yy / scale);
@@ -124,45 +139,33 @@ export function composeImageGrid(images: Tensor, opts: ImageGridOptions = {}): P
         for (let ch = 0; ch < channels; ch++) {
           const v = cd[co + i * imgSize + ch * h * w + sy * w + sx];
           const m = mode === "none" ? v : ((v - lo) / span) * 255;
-          raw[dst + ch] = m <= 0 ? 0 : m >= 255 ? 255 : Math.round(m);
+          raw[dst + ch] = m >= 0 ? (m <= 255 ? Math.round(m) : 255) : 0; // NaN -> 0
         }
       }
     }
   }
 
-  let svg: string | null = null;
-  if (labels || rowLabels || title) {
-    const parts: string[] = [];
-    if (title) {
-      parts.push(`<text x="${pad}" y="${fontSize + 4}" font-size="${fontSize + 1}" font-weight="bold">${escapeXml(title)}</text>`);
-    }
-    labels?.forEach((label, i) => {
-      const x = rowLabelW + pad + (i % columns) * (cellW + pad) + cellW / 2;
-      const y = titleH + pad + Math.floor(i / columns) * (cellH + captionH + pad) + cellH + fontSize + 1;
-      parts.push(`<text x="${x}" y="${y}" font-size="${fontSize}" text-anchor="middle">${escapeXml(label)}</text>`);
-    });
-    rowLabels?.forEach((label, r) => {
-      const y = titleH + pad + r * (cellH + captionH + pad) + cellH / 2 + fontSize / 3;
-      parts.push(`<text x="${rowLabelW - 6}" y="${y}" font-size="${fontSize}" text-anchor="end">${escapeXml(label)}</text>`);
-    });
-    svg =
-      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
-      `<g font-family="${FONT}" fill="#222">${parts.join("")}</g></svg>`;
-  }
-  return { raw, width, height, channels, svg };
+  const ink = { color: TEXT_COLOR };
+  if (title) drawText(raw, width, height, channels, title, pad + 2, 4 + FONT_ASCENT, ink);
+  labels?.forEach((label, i) => {
+    const cx = rowLabelW + pad + (i % columns) * (colW + pad) + colW / 2;
+    const top = titleH + pad + Math.floor(i / columns) * (cellH + captionH + pad) + cellH;
+    drawText(raw, width, height, channels, label, cx, top + 2 + FONT_ASCENT, { ...ink, align: "center" });
+  });
+  rowLabels?.forEach((label, r) => {
+    const mid = titleH + pad + r * (cellH + captionH + pad) + cellH / 2;
+    drawText(raw, width, height, channels, label, rowLabelW - 6, mid + 5, { ...ink, align: "right" });
+  });
+  return { raw, width, height, channels };
 }
 
 // The encoder, shared by the async path (this thread) and the worker behind the sync path.
 const ENCODER_SOURCE = `
 async function encodePng(sharp, job) {
-  let img = sharp(Buffer.from(job.raw.buffer, job.raw.byteOffset, job.raw.byteLength), {
-    raw: { width: job.width, height: job.height, channels: job.channels },
-  });
-  if (job.svg) {
-    if (job.channels === 1) img = sharp(await img.toColourspace("srgb").png().toBuffer());
-    img = img.composite([{ input: Buffer.from(job.svg), top: 0, left: 0 }]);
-    if (job.channels === 1) img = img.toColourspace("b-w");
-  }
+  const raw = Buffer.from(job.raw.buffer, job.raw.byteOffset, job.raw.byteLength);
+  let img = sharp(raw, { raw: { width: job.width, height: job.height, channels: job.channels } });
+  // sharp writes one-channel input as RGB unless told that it is gray
+  if (job.channels === 1) img = img.toColourspace("b-w");
   return img.png({ compressionLevel: 9 }).toBuffer();
 }`;
 
@@ -176,9 +179,62 @@ function loadSharp(): Sharp {
   return sharpModule;
 }
 
-/** Encodes an image grid as a PNG with sharp. images: (N, C, H, W), C in {1, 3}, or (N, H, W) */
+/**
+ * Encodes images as one PNG grid with sharp, upscaled, with optional captions and row labels.
+ * images: (N, C, H, W) with C in {1, 3}, or (N, H, W)
+ */
 export async function imageGridPng(images: Tensor, opts: ImageGridOptions = {}): Promise<Buffer> {
   return encodePng(loadSharp(), composeImageGrid(images, opts));
+}
+
+/**
+ * Encodes one image as a PNG (no padding; upscaled like the grids).
+ * img: (C, H, W) with C in {1, 3}, or (H, W)
+ */
+export async function tensorToPng(
+  img: Tensor,
+  opts: Pick<ImageGridOptions, "scale" | "normalize" | "title"> = {},
+): Promise<Buffer> {
+  checkTensor("tensorToPng", "img", img);
+  if (img.shape.length !== 2 && img.shape.length !== 3) {
+    throw new ShapeError(`tensorToPng: img must have shape (C, H, W) or (H, W), got ${shapeStr(img.shape)}`);
+  }
+  const batch = img.shape.length === 2 ? reshape(img, [1, 1, img.shape[0], img.shape[1]]) : reshape(img, [1, ...img.shape]);
+  return encodePng(loadSharp(), composeImageGrid(batch, { pad: 0, ...opts }, "tensorToPng"));
+}
+
+/** Picks perClass examples of every class (seeded) and lays them out one row per class. */
+export function classGridImages(
+  fn: string,
+  x: Tensor,
+  y: Labels,
+  classNames: string[],
+  perClass: number,
+  seed: number,
+): { images: Tensor; opts: ImageGridOptions } {
+  checkTensor(fn, "x", x);
+  if (x.shape.length !== 3 && x.shape.length !== 4) {
+    throw new ShapeError(`${fn}: x must have shape (N, C, H, W) or (N, H, W), got ${shapeStr(x.shape)}`);
+  }
+  checkLabels(fn, "y", y, x.shape[0], classNames.length);
+  const picks = samplePerClass(y, classNames.length, perClass, seed);
+  return { images: takeRows(x, picks), opts: { columns: perClass, rowLabels: classNames } };
+}
+
+/**
+ * A PNG of perClass random examples (seeded) of every class, one row per class labelled with its name.
+ * x: (N, C, H, W) or (N, H, W), y: (N) labels in 0..classNames.length-1
+ */
+export async function classGridPng(
+  x: Tensor,
+  y: Labels,
+  classNames: string[],
+  perClass = 8,
+  seed = 0,
+  opts: ImageGridOptions = {},
+): Promise<Buffer> {
+  const grid = classGridImages("classGridPng", x, y, classNames, perClass, seed);
+  return encodePng(loadSharp(), composeImageGrid(grid.images, { ...grid.opts, ...opts }, "classGridPng"));
 }
 
 // ---------------------------------------------------------------- the synchronous path
