@@ -298,6 +298,9 @@ class Engine {
     // Files that failed to load fail each call at once (TestCall.check); a test that only reads the
     // source (a structural check) still runs.
 
+    // Starting a child process is the grader's cost, not the student's: under load it can take seconds,
+    // so the child is made ready before the test's clock starts (no student code runs until then).
+    if (t.files.some((f) => !this.fileFailures.has(f))) await this.getSession();
     const ctx = new TestCall(this, () => this.getSession());
     const timeoutMs = t.timeoutMs ?? this.opts.timeoutMs ?? defaults.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
