@@ -1,4 +1,3 @@
-import ts from "typescript";
 import {
   evalNumericalGradient,
   isTensor,
@@ -13,6 +12,7 @@ import {
 } from "@semantic-gap/lib";
 import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
 import { cloneValue } from "../src/in-process.js";
+import { callsTo, findFunction, lineOf, loopsIn, parse } from "../src/structure.js";
 import type { HiddenTest, Student, TestPart } from "../src/types.js";
 
 // Shared pieces of the A1 hidden tests for the linear classifiers and the two-layer net. Every tolerance is
@@ -153,41 +153,12 @@ export function unchangedPart(before: unknown[], after: unknown[], names: string
 
 /**
  * Loop statements (for, for-of, for-in, while, do) and `.forEach(` calls inside the named function of a
- * source file, or null when the function is not found. Used to check that a vectorized version has no loops.
+ * source file, as 1-based line numbers, or null when the function is not found.
  */
-export function loopsInFunction(source: string, fnName: string): number | null {
-  const sf = ts.createSourceFile("submission.ts", source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
-  let body: ts.Node | undefined;
-  const find = (node: ts.Node): void => {
-    if (body) return;
-    if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && node.name?.getText(sf) === fnName && node.body) {
-      body = node.body;
-      return;
-    }
-    if (ts.isVariableDeclaration(node) && node.name.getText(sf) === fnName && node.initializer) {
-      body = node.initializer;
-      return;
-    }
-    ts.forEachChild(node, find);
-  };
-  find(sf);
+export function loopsInFunction(source: string, fnName: string): number[] | null {
+  const body = findFunction(parse(source), fnName);
   if (!body) return null;
-  let loops = 0;
-  const walk = (node: ts.Node): void => {
-    if (
-      ts.isForStatement(node) ||
-      ts.isForOfStatement(node) ||
-      ts.isForInStatement(node) ||
-      ts.isWhileStatement(node) ||
-      ts.isDoStatement(node)
-    ) {
-      loops++;
-    }
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === "forEach") loops++;
-    ts.forEachChild(node, walk);
-  };
-  walk(body);
-  return loops;
+  return [...loopsIn(body), ...callsTo(body, "forEach")].map(lineOf).sort((a, b) => a - b);
 }
 
 /**
@@ -214,12 +185,13 @@ export function noLoopsTest(prefix: string, file: string, fnName: string, ref: R
 /** A part checking that `fnName` in `file` has no explicit loops (when the source is available). */
 export function noLoopsPart(source: string | null, file: string, fnName: string, weight = 1): TestPart {
   if (source === null) return expectThat("no explicit loops", false, `${file} was not found`, weight);
-  const loops = loopsInFunction(source, fnName);
-  if (loops === null) return expectThat("no explicit loops", false, `could not find the function ${fnName} in ${file}`, weight);
+  const lines = loopsInFunction(source, fnName);
+  if (lines === null) return expectThat("no explicit loops", false, `could not find the function ${fnName} in ${file}`, weight);
+  const where = lines.length === 1 ? `a loop at line ${lines[0]}` : `loops at lines ${lines.join(", ")}`;
   return expectThat(
     "no explicit loops",
-    loops === 0,
-    `${fnName} contains ${loops} loop${loops > 1 ? "s" : ""} (for/while/forEach); the vectorized version should use matrix operations only`,
+    lines.length === 0,
+    `${fnName} contains ${where} (for/while/forEach); the vectorized version should use whole-tensor operations only`,
     weight,
   );
 }

@@ -79,7 +79,7 @@ describe("linear_svm hidden tests", () => {
     const broken = patchedStudent(solutions, {}, { [FILE]: src });
     const results = await runInProcess(tests, broken, 9);
     expect(failures(results)).toEqual([
-      "linear_svm: svmLossVectorized has no explicit loops / no explicit loops: no explicit loops: svmLossVectorized contains 1 loop (for/while/forEach); the vectorized version should use matrix operations only",
+      "linear_svm: svmLossVectorized has no explicit loops / no explicit loops: no explicit loops: svmLossVectorized contains a loop at line 2 (for/while/forEach); the vectorized version should use whole-tensor operations only",
     ]);
   });
 
