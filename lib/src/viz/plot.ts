@@ -216,6 +216,16 @@ function paler(hex: string): string {
 }
 
 // ---------------------------------------------------------------- HTML and display
+//
+// How figures reach the page. Every figure is one text/html output: a div and a small script that draws
+// into it with window.Plotly. The plotly.js bundle (read from node_modules, no network) is inlined once
+// per kernel session, by the first figure shown (or by initPlotly()), so a notebook run from the top
+// holds it once, above every figure that needs it. This works in the classic Notebook (require.js is
+// hidden from the bundle, which would otherwise register an AMD module instead of window.Plotly), in
+// JupyterLab (which runs the scripts of trusted HTML outputs) and in HTML exported by nbconvert, offline.
+// Jupyter runs output scripts only in trusted notebooks: outputs you produced yourself, or a notebook
+// you ran `jupyter trust` on. Re-running, in a later session of the same kernel, only the cell that
+// carried the bundle leaves the saved notebook without it; the figures then say so and name the fix.
 
 let bundleSent = false;
 
@@ -229,6 +239,10 @@ export function plotlyBundleHtml(): string {
   const js = readFileSync(file, "utf8").replace(/<\/script/gi, "<\\/script");
   return `<script type="text/javascript">(function (define, module, exports) {\n${js}\n})();</script>`;
 }
+
+const MISSING_BUNDLE =
+  "This plot needs plotly.js, which the page has not loaded: run sg.initPlotly(true) in a cell above, " +
+  "or restart the kernel and run all cells.";
 
 /**
  * The HTML of one figure: a div and a script that draws it with window.Plotly (waiting for the bundle
@@ -249,6 +263,7 @@ export function figureHtml(fig: Figure, opts: { includeBundle?: boolean; id?: st
     `    var el = document.getElementById(${JSON.stringify(id)});\n` +
     `    if (window.Plotly && el) window.Plotly.newPlot(el, fig.data, fig.layout, fig.config);\n` +
     `    else if (++tries < 400) setTimeout(draw, 50);\n` +
+    `    else if (el) el.textContent = ${JSON.stringify(MISSING_BUNDLE)};\n` +
     `  }\n` +
     `  draw();\n` +
     `})();</script>`;
@@ -290,8 +305,8 @@ export const showDecisionRegions = (...a: Parameters<typeof decisionRegions>): v
 /**
  * A line plot that redraws in place as points arrive (loss curves while training runs). Each redraw
  * replaces the plot's one output (update_display_data), so an executed notebook keeps the final figure.
- * Redraws are rate-limited; a synchronous loop only gets its messages out when it yields to the event
- * loop, so train with `await` in the loop (or call render() at the end).
+ * Redraws are rate-limited (intervalMs); they reach the notebook while a synchronous training loop is
+ * still running. Call render() when training is done, so the final figure holds every point.
  */
 export interface LivePlot {
   /** Appends points to a series and redraws, at most once per intervalMs (a pending redraw follows). */
