@@ -47,10 +47,10 @@ def discover(repo):
     return jobs
 
 
-def prepare_assignment_dir(repo, assignment):
+def prepare_assignment_dir(repo, assignment, notebook):
     """A copy of assignments/aN with the solutions' .ts files over the stubs, inside the repo so that
-    node_modules (and so the library) resolves from it."""
-    work = os.path.join(repo, "build", "nb-run", assignment)
+    node_modules (and so the library) resolves from it; one per notebook, so parallel runs never share one."""
+    work = os.path.join(repo, "build", "nb-run", assignment, os.path.splitext(notebook)[0])
     shutil.rmtree(work, ignore_errors=True)
     stub_dir = os.path.join(repo, "assignments", assignment)
     if os.path.isdir(stub_dir):
@@ -101,7 +101,7 @@ def check(nb):
 def execute(repo, job, html):
     start = time.time()
     nb = nbformat.read(job["source"], as_version=4)
-    cwd = job.get("cwd") or prepare_assignment_dir(repo, job["assignment"])
+    cwd = job.get("cwd") or prepare_assignment_dir(repo, job["assignment"], os.path.basename(job["source"]))
     client = nbclient.NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,
