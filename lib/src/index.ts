@@ -6,6 +6,5 @@ export * from "./env.js";
 export * from "./gradcheck.js";
 export * from "./data/index.js";
 export * from "./linear.js";
-export * from "./pixel-distances.js";
 export * from "./knn.js";
 export * from "./viz/index.js";
