@@ -13,6 +13,7 @@ Usage: python3 run_notebooks.py REPO [--jobs N] [--html] [name-filter ...]
 """
 
 import argparse
+import re
 import concurrent.futures as futures
 import os
 import shutil
@@ -98,6 +99,24 @@ def check(nb):
     return problems
 
 
+FIGURE_WORDS = re.compile(r"accuracy|PASS|FAIL|SLOW|relative error|loss at init|faster|[0-9.]+ s\b", re.I)
+
+
+def figures(nb):
+    """The lines of an executed notebook that state measured figures: accuracies, timings, verdicts."""
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                text = out.get("text", "")
+            elif "text/html" in out.get("data", {}) and len(out["data"]["text/html"]) < 2000:
+                text = re.sub(r"<[^>]+>", "", out["data"]["text/html"])
+            else:
+                continue
+            lines += [ln.strip() for ln in text.splitlines() if ln.strip() and FIGURE_WORDS.search(ln)]
+    return lines
+
+
 def execute(repo, job, html):
     start = time.time()
     nb = nbformat.read(job["source"], as_version=4)
@@ -127,7 +146,7 @@ def execute(repo, job, html):
         body, _ = HTMLExporter().from_notebook_node(nb)
         with open(out_path[: -len(".ipynb")] + ".html", "w", encoding="utf-8") as fh:
             fh.write(body)
-    return problems, time.time() - start, out_path
+    return problems, time.time() - start, out_path, nb
 
 
 def main():
@@ -135,6 +154,7 @@ def main():
     parser.add_argument("repo")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--html", action="store_true", help="also export each executed notebook to HTML")
+    parser.add_argument("--record", action="store_true", help="write the measured figures to build/executed/figures.md")
     parser.add_argument("filters", nargs="*", help="run only notebooks whose path contains one of these")
     args = parser.parse_intermixed_args()
     repo = os.path.abspath(args.repo)
@@ -147,12 +167,14 @@ def main():
     mode = "quick" if os.environ.get("SEMANTIC_GAP_QUICK", "") not in ("", "0", "false") else "full"
     print(f"Executing {len(jobs)} notebooks in {mode} mode with the tslab kernel, {args.jobs} at a time", flush=True)
     failed = 0
+    recorded = {}
     with futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         running = {pool.submit(execute, repo, job, args.html): job for job in jobs}
         for fut in futures.as_completed(running):
             job = running[fut]
             try:
-                problems, seconds, out_path = fut.result()
+                problems, seconds, out_path, executed = fut.result()
+                recorded[job["label"]] = (seconds, figures(executed))
             except Exception:
                 problems, seconds, out_path = [traceback.format_exc()], 0.0, "-"
             status = "ok  " if not problems else "FAIL"
@@ -160,6 +182,14 @@ def main():
             for p in problems:
                 print(f"       {p}", flush=True)
             failed += 1 if problems else 0
+    if args.record:
+        path = os.path.join(repo, "build", "executed", "figures.md")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(f"# Figures measured by the notebooks ({mode} mode)\n\n")
+            for label in sorted(recorded):
+                seconds, lines = recorded[label]
+                fh.write(f"## {label} ({seconds:.0f} s)\n\n" + "".join(f"- {ln}\n" for ln in lines) + "\n")
+        print(f"figures recorded in {os.path.relpath(path, repo)}", flush=True)
     print(f"{len(jobs) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -74,8 +74,7 @@ function ensureNodeModules() {
 
 function buildLib() {
   log("compiling lib (lib/dist)");
-  run(process.execPath, [path.join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "lib/tsconfig.json"]);
-  run(process.execPath, [path.join(repoRoot, "lib", "tools", "build-wasm.mjs")]);
+  run(process.execPath, [path.join(repoRoot, "lib", "tools", "build.mjs")]);
 }
 
 function registerKernel() {
