@@ -17,6 +17,7 @@ const C_AT = B_AT + KC * NC * 8;
 
 interface Kernel {
   macro(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number): void;
+  macroRows(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number, lda: number): void;
   mem: Float64Array;
 }
 let kernel: Kernel | null = null;
@@ -39,8 +40,12 @@ function loadKernel(): Kernel {
   if (!existsSync(file)) {
     throw new Error(`gemm: the WebAssembly kernel ${file} is missing; build the library first (npm run build)`);
   }
-  const exports = instantiateWasm(readFileSync(file)) as { macro: Kernel["macro"]; memory: { buffer: ArrayBuffer } };
-  kernel = { macro: exports.macro, mem: new Float64Array(exports.memory.buffer) };
+  const exports = instantiateWasm(readFileSync(file)) as {
+    macro: Kernel["macro"];
+    macro_rows: Kernel["macroRows"];
+    memory: { buffer: ArrayBuffer };
+  };
+  kernel = { macro: exports.macro, macroRows: exports.macro_rows, mem: new Float64Array(exports.memory.buffer) };
   return kernel;
 }
 
@@ -129,7 +134,7 @@ export function gemmRaw(
     }
   }
   if (K === 0 || alpha === 0 || M === 0 || N === 0) return;
-  const { macro, mem } = loadKernel();
+  const { macro, macroRows, mem } = loadKernel();
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     const ncPad = Math.ceil(nc / NR) * NR;
@@ -140,8 +145,15 @@ export function gemmRaw(
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
         const mcPad = Math.ceil(mc / MR) * MR;
-        packPanelA(A, aOff + ic * aRs + pc * aCs, aRs, aCs, mc, kc, kcPad, mem, A_AT / 8);
-        macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad);
+        const aBlock = aOff + ic * aRs + pc * aCs;
+        if (aCs === 1) {
+          // Rows of A are contiguous: copy them in as they are (a memcpy each) for the row-reading kernel.
+          stageRows(A, aBlock, aRs, mc, mcPad, kc, kcPad, mem, A_AT / 8);
+          macroRows(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, kcPad * 8);
+        } else {
+          packPanelA(A, aBlock, aRs, aCs, mc, kc, kcPad, mem, A_AT / 8);
+          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad);
+        }
         // Add the scratch block into the real (strided) C.
         const cBase = C_AT / 8;
         for (let i = 0; i < mc; i++) {
@@ -156,6 +168,27 @@ export function gemmRaw(
       }
     }
   }
+}
+
+// Rows of an A block (mc x kc, each row contiguous in A) copied as rows of kcPad values; the padding
+// (rows past mc, a column past kc) is zero.
+function stageRows(
+  A: Float64Array,
+  off: number,
+  rs: number,
+  mc: number,
+  mcPad: number,
+  kc: number,
+  kcPad: number,
+  dst: Float64Array,
+  at: number,
+): void {
+  for (let i = 0; i < mc; i++) {
+    const row = at + i * kcPad;
+    dst.set(A.subarray(off + i * rs, off + i * rs + kc), row);
+    if (kcPad > kc) dst[row + kc] = 0;
+  }
+  if (mcPad > mc) dst.fill(0, at + mc * kcPad, at + mcPad * kcPad);
 }
 
 // An A panel (mc x kc) is stored as micro-panels of MR rows: for each p, MR consecutive values;

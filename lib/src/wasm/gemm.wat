@@ -1,9 +1,13 @@
-;; WebAssembly SIMD kernel for lib/src/gemm.ts, assembled by lib/tools/build-wasm.mjs.
+;; WebAssembly SIMD kernels for lib/src/gemm.ts, assembled by lib/tools/build-wasm.mjs.
 ;;
-;; macro(pa, pb, pc, mcp, ncp, kc) computes one block C = A·B. A is packed as micro-panels of 4 rows
-;; (for each p, 4 consecutive doubles), B as micro-panels of 4 columns (for each p, 4 doubles), and
-;; C (mcp x ncp, row-major) is a scratch block, overwritten, that the caller adds into the real strided
-;; output. mcp is a multiple of 4, ncp of 4, kc of 2; offsets are in bytes, 16-byte aligned.
+;; Both compute one block C = A·B, where B is packed as micro-panels of 4 columns (for each p, 4 doubles)
+;; and C (mcp x ncp, row-major) is a scratch block, overwritten, that the caller adds into the real
+;; strided output. mcp is a multiple of 4, ncp of 4, kc of 2; offsets are in bytes, 16-aligned.
+;;   macro(pa, pb, pc, mcp, ncp, kc):            A packed as micro-panels of 4 rows (for each p,
+;;                                                4 consecutive doubles).
+;;   macro_rows(pa, pb, pc, mcp, ncp, kc, lda):   A as plain rows, lda bytes apart (a block of a row-major
+;;                                                matrix copied in as is, which costs a memcpy per row
+;;                                                instead of a gather per element).
 ;; Each step of the inner loop broadcasts one A value per row and multiplies it by two f64x2 halves
 ;; of the B row: 8 accumulators stay in registers for the whole kc loop.
 (module
@@ -82,4 +86,87 @@
             (local.set $i (i32.add (local.get $i) (i32.const 4)))
             (br $iloop)))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $jloop)))))
+        (br $jloop))))
+
+  (func (export "macro_rows") (param $pa i32) (param $pb i32) (param $pc i32) (param $mcp i32) (param $ncp i32) (param $kc i32) (param $lda i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $b i32) (local $c i32) (local $rowBytes i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $av v128)
+    (local.set $rowBytes (i32.shl (local.get $ncp) (i32.const 3)))
+    (local.set $j (i32.const 0))
+    (block $jdone
+      (loop $jloop
+        (br_if $jdone (i32.ge_u (local.get $j) (local.get $ncp)))
+        (local.set $i (i32.const 0))
+        (block $idone
+          (loop $iloop
+            (br_if $idone (i32.ge_u (local.get $i) (local.get $mcp)))
+            (local.set $c00 (v128.const i64x2 0 0))
+            (local.set $c01 (v128.const i64x2 0 0))
+            (local.set $c10 (v128.const i64x2 0 0))
+            (local.set $c11 (v128.const i64x2 0 0))
+            (local.set $c20 (v128.const i64x2 0 0))
+            (local.set $c21 (v128.const i64x2 0 0))
+            (local.set $c30 (v128.const i64x2 0 0))
+            (local.set $c31 (v128.const i64x2 0 0))
+            (local.set $a0 (i32.add (local.get $pa) (i32.mul (local.get $i) (local.get $lda))))
+            (local.set $a1 (i32.add (local.get $a0) (local.get $lda)))
+            (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
+            (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
+            (local.set $b (i32.add (local.get $pb) (i32.shl (i32.mul (local.get $j) (local.get $kc)) (i32.const 3))))
+            (local.set $p (local.get $kc))
+            (block $pdone
+              (loop $ploop
+                (br_if $pdone (i32.eqz (local.get $p)))
+              (local.set $b0 (v128.load offset=0 (local.get $b)))
+              (local.set $b1 (v128.load offset=16 (local.get $b)))
+              (local.set $av (f64x2.splat (f64.load offset=0 (local.get $a0))))
+              (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $av) (local.get $b1))))
+              (local.set $av (f64x2.splat (f64.load offset=0 (local.get $a1))))
+              (local.set $c10 (f64x2.add (local.get $c10) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c11 (f64x2.add (local.get $c11) (f64x2.mul (local.get $av) (local.get $b1))))
+              (local.set $av (f64x2.splat (f64.load offset=0 (local.get $a2))))
+              (local.set $c20 (f64x2.add (local.get $c20) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c21 (f64x2.add (local.get $c21) (f64x2.mul (local.get $av) (local.get $b1))))
+              (local.set $av (f64x2.splat (f64.load offset=0 (local.get $a3))))
+              (local.set $c30 (f64x2.add (local.get $c30) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c31 (f64x2.add (local.get $c31) (f64x2.mul (local.get $av) (local.get $b1))))
+              (local.set $b0 (v128.load offset=32 (local.get $b)))
+              (local.set $b1 (v128.load offset=48 (local.get $b)))
+              (local.set $av (f64x2.splat (f64.load offset=8 (local.get $a0))))
+              (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $av) (local.get $b1))))
+              (local.set $av (f64x2.splat (f64.load offset=8 (local.get $a1))))
+              (local.set $c10 (f64x2.add (local.get $c10) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c11 (f64x2.add (local.get $c11) (f64x2.mul (local.get $av) (local.get $b1))))
+              (local.set $av (f64x2.splat (f64.load offset=8 (local.get $a2))))
+              (local.set $c20 (f64x2.add (local.get $c20) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c21 (f64x2.add (local.get $c21) (f64x2.mul (local.get $av) (local.get $b1))))
+              (local.set $av (f64x2.splat (f64.load offset=8 (local.get $a3))))
+              (local.set $c30 (f64x2.add (local.get $c30) (f64x2.mul (local.get $av) (local.get $b0))))
+              (local.set $c31 (f64x2.add (local.get $c31) (f64x2.mul (local.get $av) (local.get $b1))))
+                (local.set $a0 (i32.add (local.get $a0) (i32.const 16)))
+                (local.set $a1 (i32.add (local.get $a1) (i32.const 16)))
+                (local.set $a2 (i32.add (local.get $a2) (i32.const 16)))
+                (local.set $a3 (i32.add (local.get $a3) (i32.const 16)))
+                (local.set $b (i32.add (local.get $b) (i32.const 64)))
+                (local.set $p (i32.sub (local.get $p) (i32.const 2)))
+                (br $ploop)))
+            (local.set $c (i32.add (local.get $pc) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $ncp)) (local.get $j)) (i32.const 3))))
+            (v128.store (local.get $c) (local.get $c00))
+            (v128.store offset=16 (local.get $c) (local.get $c01))
+            (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
+            (v128.store (local.get $c) (local.get $c10))
+            (v128.store offset=16 (local.get $c) (local.get $c11))
+            (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
+            (v128.store (local.get $c) (local.get $c20))
+            (v128.store offset=16 (local.get $c) (local.get $c21))
+            (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
+            (v128.store (local.get $c) (local.get $c30))
+            (v128.store offset=16 (local.get $c) (local.get $c31))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $iloop)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $jloop))))
+)
