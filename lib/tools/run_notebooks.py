@@ -109,7 +109,7 @@ def figures(nb):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stdout":
                 text = out.get("text", "")
-            elif "text/html" in out.get("data", {}) and len(out["data"]["text/html"]) < 2000:
+            elif "text/html" in out.get("data", {}) and "<script" not in out["data"]["text/html"]:
                 text = re.sub(r"<[^>]+>", "", out["data"]["text/html"])
             else:
                 continue
