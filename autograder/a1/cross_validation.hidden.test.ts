@@ -1,11 +1,10 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { mkdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { Rng, randn } from "@semantic-gap/lib";
 import { crossValidateK, foldBounds } from "../../solutions/a1/cross_validation.js";
 import { stubTypeScript } from "../src/generate.js";
-import { inProcessStudent, runInProcess } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failures, failedParts, editedStudent } from "../src/in-process.js";
 import type { Student } from "../src/types.js";
 import { referenceCrossValidation, referenceFolds, tests } from "./cross_validation.hidden.js";
 
@@ -13,32 +12,14 @@ const solutionsDir = fileURLToPath(new URL("../../solutions/a1", import.meta.url
 const solutions = inProcessStudent(solutionsDir);
 const FILE = "cross_validation.ts";
 
-type Results = Awaited<ReturnType<typeof runInProcess>>;
-
-function failures(results: Results): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}: ${p.message}`));
-}
-
-function failedParts(results: Results): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}`));
-}
-
 // Broken variants live in temporary folders under build/ (ignored by git), beside a copy of the reference knn.ts.
 const tmpRoot = fileURLToPath(new URL("../../build/tmp-cv-variants", import.meta.url));
 mkdirSync(tmpRoot, { recursive: true });
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
 
+/** A copy of the solution with text replaced (each `from` must occur), loaded as a Student. */
 function variant(edits: Array<[string, string]>, transform?: (src: string) => string): Student {
-  const dir = mkdtempSync(path.join(tmpRoot, "v-"));
-  let src = readFileSync(path.join(solutionsDir, FILE), "utf8");
-  for (const [from, to] of edits) {
-    if (!src.includes(from)) throw new Error(`variant: the solution no longer contains ${JSON.stringify(from)}`);
-    src = src.split(from).join(to);
-  }
-  if (transform) src = transform(src);
-  writeFileSync(path.join(dir, FILE), src);
-  copyFileSync(path.join(solutionsDir, "knn.ts"), path.join(dir, "knn.ts"));
-  return inProcessStudent(dir);
+  return editedStudent(solutionsDir, tmpRoot, FILE, edits, { transform, siblings: ["knn.ts"] });
 }
 
 describe("cross_validation hidden tests", () => {

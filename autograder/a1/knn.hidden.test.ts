@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { maxAbsDiff, randn, transpose } from "@semantic-gap/lib";
 import { KNearestNeighbor } from "../../solutions/a1/knn.js";
 import { stubTypeScript } from "../src/generate.js";
-import { inProcessStudent, runInProcess } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failures, failedParts, editedStudent } from "../src/in-process.js";
 import type { Student } from "../src/types.js";
 import { noLoopViolations, referenceDistances, tests } from "./knn.hidden.js";
 
@@ -13,33 +13,15 @@ const solutionsDir = fileURLToPath(new URL("../../solutions/a1", import.meta.url
 const solutions = inProcessStudent(solutionsDir);
 const FILE = "knn.ts";
 
-type Results = Awaited<ReturnType<typeof runInProcess>>;
-
-function failures(results: Results): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}: ${p.message}`));
-}
-
-function failedParts(results: Results): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}`));
-}
-
 // Broken variants live in temporary folders inside the repository's build/ folder (ignored by git), so that
 // module resolution (the library, the sibling files) works as it does for the real solutions.
 const tmpRoot = fileURLToPath(new URL("../../build/tmp-knn-variants", import.meta.url));
 mkdirSync(tmpRoot, { recursive: true });
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
 
-/** A copy of the solutions' knn.ts with text replaced (each `from` must occur), loaded as a Student. */
+/** A copy of the solution with text replaced (each `from` must occur), loaded as a Student. */
 function variant(edits: Array<[string, string]>, transform?: (src: string) => string): Student {
-  const dir = mkdtempSync(path.join(tmpRoot, "v-"));
-  let src = readFileSync(path.join(solutionsDir, FILE), "utf8");
-  for (const [from, to] of edits) {
-    if (!src.includes(from)) throw new Error(`variant: the solution no longer contains ${JSON.stringify(from)}`);
-    src = src.split(from).join(to);
-  }
-  if (transform) src = transform(src);
-  writeFileSync(path.join(dir, FILE), src);
-  return inProcessStudent(dir);
+  return editedStudent(solutionsDir, tmpRoot, FILE, edits, { transform });
 }
 
 describe("knn hidden tests", () => {

@@ -2,16 +2,12 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { matmul, type Labels, type Tensor } from "@semantic-gap/lib";
 import { LinearSVM, Softmax, type TrainOptions } from "../../solutions/a1/linear_classifier.js";
-import { inProcessStudent, runInProcess } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failedParts } from "../src/in-process.js";
 import { patchedStudent } from "./linear_helpers.js";
 import { tests } from "./linear_classifier.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "linear_classifier.ts";
-
-function failedParts(results: Awaited<ReturnType<typeof runInProcess>>): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}`));
-}
 
 /** Re-creates W on every call to train instead of continuing. */
 class RestartingSVM extends LinearSVM {

@@ -2,20 +2,12 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Rng, add, maxAbsDiff, mul, randn, svmLossLinear } from "@semantic-gap/lib";
 import { svmLossNaive, svmLossVectorized } from "../../solutions/a1/linear_svm.js";
-import { inProcessStudent, runInProcess } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failures, failedParts } from "../src/in-process.js";
 import { patchedStudent, randomLabels } from "./linear_helpers.js";
 import { tests } from "./linear_svm.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "linear_svm.ts";
-
-function failedParts(results: Awaited<ReturnType<typeof runInProcess>>): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}`));
-}
-
-function failures(results: Awaited<ReturnType<typeof runInProcess>>): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}: ${p.message}`));
-}
 
 describe("linear_svm hidden tests", () => {
   it("give the reference solution full marks for several grading seeds", async () => {

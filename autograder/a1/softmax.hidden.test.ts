@@ -19,16 +19,12 @@ import {
   type Tensor,
 } from "@semantic-gap/lib";
 import { softmaxLossNaive, softmaxLossVectorized } from "../../solutions/a1/softmax.js";
-import { inProcessStudent, runInProcess } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failedParts } from "../src/in-process.js";
 import { patchedStudent, randomLabels } from "./linear_helpers.js";
 import { tests } from "./softmax.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "softmax.ts";
-
-function failedParts(results: Awaited<ReturnType<typeof runInProcess>>): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}`));
-}
 
 /** The textbook formula without the max shift: exact for moderate scores, NaN once exp overflows. */
 function unstableSoftmax(W: Tensor, X: Tensor, y: Labels, reg: number) {

@@ -2,16 +2,12 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { add, evalNumericalGradient, mul, randn, relError, Rng, type Labels, type Tensor } from "@semantic-gap/lib";
 import { TwoLayerNet, type NetLoss } from "../../solutions/a1/two_layer_net.js";
-import { inProcessStudent, runInProcess } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failedParts } from "../src/in-process.js";
 import { patchedStudent, randomLabels } from "./linear_helpers.js";
 import { tests } from "./two_layer_net.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "two_layer_net.ts";
-
-function failedParts(results: Awaited<ReturnType<typeof runInProcess>>): string[] {
-  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}`));
-}
 
 /** Uses reg·ΣW² (gradient 2·reg·W) instead of 0.5·reg·ΣW². */
 class FullRegNet extends TwoLayerNet {

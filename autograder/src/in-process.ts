@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Rng, isTensor, tensor } from "@semantic-gap/lib";
@@ -112,4 +112,41 @@ export function hashName(name: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;
+}
+
+type InProcessResults = Awaited<ReturnType<typeof runInProcess>>;
+
+/** Every failed part as `test / part: message`, for asserting what a (broken) submission loses. */
+export function failures(results: InProcessResults): string[] {
+  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}: ${p.message}`));
+}
+
+/** Every failed part as `test / part`. */
+export function failedParts(results: InProcessResults): string[] {
+  return results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name} / ${p.name}`));
+}
+
+/**
+ * A Student over a copy of `file` from `fromDir` with text replaced (each `from` must occur) and then
+ * transformed, written to a new folder under `tmpRoot` beside copies of `siblings`: a broken variant of a
+ * reference solution, to check which parts of the hidden tests it loses. `tmpRoot` should sit inside the
+ * repository, so that the library and sibling files resolve as they do for the real solutions.
+ */
+export function editedStudent(
+  fromDir: string,
+  tmpRoot: string,
+  file: string,
+  edits: Array<[string, string]>,
+  opts: { transform?: (src: string) => string; siblings?: string[] } = {},
+): Student {
+  const dir = mkdtempSync(path.join(tmpRoot, "v-"));
+  let src = readFileSync(path.join(fromDir, file), "utf8");
+  for (const [from, to] of edits) {
+    if (!src.includes(from)) throw new Error(`editedStudent: ${file} no longer contains ${JSON.stringify(from)}`);
+    src = src.split(from).join(to);
+  }
+  if (opts.transform) src = opts.transform(src);
+  writeFileSync(path.join(dir, file), src);
+  for (const s of opts.siblings ?? []) copyFileSync(path.join(fromDir, s), path.join(dir, s));
+  return inProcessStudent(dir);
 }
