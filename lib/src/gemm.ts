@@ -16,7 +16,7 @@ const B_AT = A_AT + MC * KC * 8;
 const C_AT = B_AT + KC * NC * 8;
 
 interface Kernel {
-  macro(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number): void;
+  macro(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number, ai: number, ap: number): void;
   macroRows(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number, lda: number): void;
   mem: Float64Array;
 }
@@ -147,12 +147,17 @@ export function gemmRaw(
         const mcPad = Math.ceil(mc / MR) * MR;
         const aBlock = aOff + ic * aRs + pc * aCs;
         if (aCs === 1) {
-          // Rows of A are contiguous: copy them in as they are (a memcpy each) for the row-reading kernel.
+          // Rows of op(A) are contiguous: copy them in as they are (a memcpy each) for the row-reading kernel.
           stageRows(A, aBlock, aRs, mc, mcPad, kc, kcPad, mem, A_AT / 8);
           macroRows(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, kcPad * 8);
+        } else if (aRs === 1) {
+          // Columns of op(A) are contiguous (a transposed row-major matrix): copy them in as they are; the
+          // kernel then finds the values of four rows at one step side by side, as in a packed panel.
+          stageRows(A, aBlock, aCs, kc, kcPad, mc, mcPad, mem, A_AT / 8);
+          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, 8, mcPad * 8);
         } else {
           packPanelA(A, aBlock, aRs, aCs, mc, kc, kcPad, mem, A_AT / 8);
-          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad);
+          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, kcPad * 8, MR * 8);
         }
         // Add the scratch block into the real (strided) C.
         const cBase = C_AT / 8;
@@ -170,25 +175,25 @@ export function gemmRaw(
   }
 }
 
-// Rows of an A block (mc x kc, each row contiguous in A) copied as rows of kcPad values; the padding
-// (rows past mc, a column past kc) is zero.
+// `rows` contiguous runs of `len` values, `rs` apart in A, copied as rows of lenPad values; the padding
+// (rows past `rows`, values past `len`) is zero.
 function stageRows(
   A: Float64Array,
   off: number,
   rs: number,
-  mc: number,
-  mcPad: number,
-  kc: number,
-  kcPad: number,
+  rows: number,
+  rowsPad: number,
+  len: number,
+  lenPad: number,
   dst: Float64Array,
   at: number,
 ): void {
-  for (let i = 0; i < mc; i++) {
-    const row = at + i * kcPad;
-    dst.set(A.subarray(off + i * rs, off + i * rs + kc), row);
-    if (kcPad > kc) dst[row + kc] = 0;
+  for (let i = 0; i < rows; i++) {
+    const row = at + i * lenPad;
+    dst.set(A.subarray(off + i * rs, off + i * rs + len), row);
+    if (lenPad > len) dst.fill(0, row + len, row + lenPad);
   }
-  if (mcPad > mc) dst.fill(0, at + mc * kcPad, at + mcPad * kcPad);
+  if (rowsPad > rows) dst.fill(0, at + rows * lenPad, at + rowsPad * lenPad);
 }
 
 // An A panel (mc x kc) is stored as micro-panels of MR rows: for each p, MR consecutive values;

@@ -3,8 +3,11 @@
 ;; Both compute one block C = A·B, where B is packed as micro-panels of 4 columns (for each p, 4 doubles)
 ;; and C (mcp x ncp, row-major) is a scratch block, overwritten, that the caller adds into the real
 ;; strided output. mcp is a multiple of 4, ncp of 4, kc of 2; offsets are in bytes, 16-aligned.
-;;   macro(pa, pb, pc, mcp, ncp, kc):            A packed as micro-panels of 4 rows (for each p,
-;;                                                4 consecutive doubles).
+;;   macro(pa, pb, pc, mcp, ncp, kc, ai, ap):    A with the 4 values of rows i..i+3 at one step p
+;;                                                consecutive, row i starting at pa + i*ai and each step
+;;                                                ap bytes further: packed micro-panels (ai = 8*kc, ap = 32)
+;;                                                or a block of a column-major A copied in as is
+;;                                                (ai = 8, ap = 8*mcp).
 ;;   macro_rows(pa, pb, pc, mcp, ncp, kc, lda):   A as plain rows, lda bytes apart (a block of a row-major
 ;;                                                matrix copied in as is, which costs a memcpy per row
 ;;                                                instead of a gather per element).
@@ -12,8 +15,8 @@
 ;; of the B row: 8 accumulators stay in registers for the whole kc loop.
 (module
   (memory (export "memory") 40)
-  (func (export "macro") (param $pa i32) (param $pb i32) (param $pc i32) (param $mcp i32) (param $ncp i32) (param $kc i32)
-    (local $i i32) (local $j i32) (local $p i32) (local $a i32) (local $b i32) (local $c i32) (local $rowBytes i32)
+  (func (export "macro") (param $pa i32) (param $pb i32) (param $pc i32) (param $mcp i32) (param $ncp i32) (param $kc i32) (param $ai i32) (param $ap i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $a i32) (local $au i32) (local $b i32) (local $c i32) (local $rowBytes i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $av v128)
     (local.set $rowBytes (i32.shl (local.get $ncp) (i32.const 3)))
@@ -33,12 +36,13 @@
             (local.set $c21 (v128.const i64x2 0 0))
             (local.set $c30 (v128.const i64x2 0 0))
             (local.set $c31 (v128.const i64x2 0 0))
-            (local.set $a (i32.add (local.get $pa) (i32.shl (i32.mul (local.get $i) (local.get $kc)) (i32.const 3))))
+            (local.set $a (i32.add (local.get $pa) (i32.mul (local.get $i) (local.get $ai))))
             (local.set $b (i32.add (local.get $pb) (i32.shl (i32.mul (local.get $j) (local.get $kc)) (i32.const 3))))
             (local.set $p (local.get $kc))
             (block $pdone
               (loop $ploop
                 (br_if $pdone (i32.eqz (local.get $p)))
+                (local.set $au (i32.add (local.get $a) (local.get $ap)))
               (local.set $b0 (v128.load offset=0 (local.get $b)))
               (local.set $b1 (v128.load offset=16 (local.get $b)))
               (local.set $av (f64x2.splat (f64.load offset=0 (local.get $a))))
@@ -55,19 +59,19 @@
               (local.set $c31 (f64x2.add (local.get $c31) (f64x2.mul (local.get $av) (local.get $b1))))
               (local.set $b0 (v128.load offset=32 (local.get $b)))
               (local.set $b1 (v128.load offset=48 (local.get $b)))
-              (local.set $av (f64x2.splat (f64.load offset=32 (local.get $a))))
+              (local.set $av (f64x2.splat (f64.load offset=0 (local.get $au))))
               (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $av) (local.get $b0))))
               (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $av) (local.get $b1))))
-              (local.set $av (f64x2.splat (f64.load offset=40 (local.get $a))))
+              (local.set $av (f64x2.splat (f64.load offset=8 (local.get $au))))
               (local.set $c10 (f64x2.add (local.get $c10) (f64x2.mul (local.get $av) (local.get $b0))))
               (local.set $c11 (f64x2.add (local.get $c11) (f64x2.mul (local.get $av) (local.get $b1))))
-              (local.set $av (f64x2.splat (f64.load offset=48 (local.get $a))))
+              (local.set $av (f64x2.splat (f64.load offset=16 (local.get $au))))
               (local.set $c20 (f64x2.add (local.get $c20) (f64x2.mul (local.get $av) (local.get $b0))))
               (local.set $c21 (f64x2.add (local.get $c21) (f64x2.mul (local.get $av) (local.get $b1))))
-              (local.set $av (f64x2.splat (f64.load offset=56 (local.get $a))))
+              (local.set $av (f64x2.splat (f64.load offset=24 (local.get $au))))
               (local.set $c30 (f64x2.add (local.get $c30) (f64x2.mul (local.get $av) (local.get $b0))))
               (local.set $c31 (f64x2.add (local.get $c31) (f64x2.mul (local.get $av) (local.get $b1))))
-                (local.set $a (i32.add (local.get $a) (i32.const 64)))
+                (local.set $a (i32.add (local.get $au) (local.get $ap)))
                 (local.set $b (i32.add (local.get $b) (i32.const 64)))
                 (local.set $p (i32.sub (local.get $p) (i32.const 2)))
                 (br $ploop)))
