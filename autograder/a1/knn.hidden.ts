@@ -1,5 +1,5 @@
 import ts from "typescript";
-import { Rng, isTensor, majorityVote, sliceRows, tensor, transpose, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
+import { Rng, isTensor, majorityVote, sliceRows, transpose, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
 import { attempt, compareLabels, compareTensor, describeStudentError, expectThat, unchanged } from "../src/compare.js";
 import { lineOf, parse } from "../src/structure.js";
 import { StudentError, type HiddenTest, type Student, type StudentObject, type TestPart } from "../src/types.js";

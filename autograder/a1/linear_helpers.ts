@@ -267,3 +267,33 @@ export function patchedStudent(
     source: (file) => (file in sources ? sources[file] : base.source(file)),
   };
 }
+
+/** Calls a student's loss function `fn` of `file` on a case, with the arguments as they were afterwards. */
+export function callLinearLoss(student: Student, file: string, fn: string, c: LinearCase): Promise<{ value: unknown; argsAfter: unknown[] }> {
+  return student.callWithArgs(file, fn, c.W, c.X, c.y, c.reg);
+}
+
+/**
+ * Two random seeded cases, with and without regularization: the loss and dW against the reference, dW
+ * against a numerical gradient of the reference loss, and the inputs left unchanged. `wScale` and `gap`
+ * shape the cases as in linearCase.
+ */
+export function randomLossTest(prefix: string, file: string, fn: string, ref: RefLoss, wScale = 0.1, gap = 1e-3): HiddenTest {
+  return {
+    name: `${prefix}: ${fn} on random inputs`,
+    files: [file],
+    maxScore: 3,
+    async run(student, ctx) {
+      const parts: TestPart[] = [];
+      for (let k = 0; k < 2; k++) {
+        const sizes = { n: intBetween(ctx.rng, 8, 30), d: intBetween(ctx.rng, 5, 25), c: intBetween(ctx.rng, 3, 8) };
+        const c = linearCase(ctx.rng, sizes, k === 0 ? 0.05 + ctx.rng.uniform() : 0, wScale, gap);
+        const { value, argsAfter } = await callLinearLoss(student, file, fn, c);
+        const label = k === 0 ? "with regularization" : "with reg = 0";
+        parts.push(...tagged(lossAndGradParts(fn, value, ref(c.W, c.X, c.y, c.reg), numericalGradW(ref, c)), label));
+        if (k === 0) parts.push(unchangedPart([c.W, c.X, c.y], argsAfter.slice(0, 3), ["W", "X", "y"]));
+      }
+      return parts;
+    },
+  };
+}

@@ -1,47 +1,21 @@
 import { fromNested, randn, type Tensor } from "@semantic-gap/lib";
 import { svmLossVectorized as refLoss } from "../../solutions/a1/linear_svm.js";
 import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
-import type { HiddenTest, Student, TestPart } from "../src/types.js";
+import type { HiddenTest, TestPart } from "../src/types.js";
 import {
+  callLinearLoss,
   intBetween,
   linearCase,
   lossAndGradParts,
   noLoopsTest,
-  numericalGradW,
+  randomLossTest,
   readLossAndGrad,
   tagged,
-  unchangedPart,
   type LinearCase,
 } from "./linear_helpers.js";
 
 const FILE = "linear_svm.ts";
 const FNS = ["svmLossNaive", "svmLossVectorized"] as const;
-
-async function callLoss(student: Student, fn: string, c: LinearCase): Promise<{ value: unknown; argsAfter: unknown[] }> {
-  return student.callWithArgs(FILE, fn, c.W, c.X, c.y, c.reg);
-}
-
-/** Random seeded case: loss, dW against the reference, dW against a numerical gradient, inputs unchanged. */
-function randomCaseTest(fn: string): HiddenTest {
-  return {
-    name: `linear_svm: ${fn} on random inputs`,
-    files: [FILE],
-    maxScore: 3,
-    async run(student, ctx) {
-      const parts: TestPart[] = [];
-      for (let k = 0; k < 2; k++) {
-        const sizes = { n: intBetween(ctx.rng, 8, 30), d: intBetween(ctx.rng, 5, 25), c: intBetween(ctx.rng, 3, 8) };
-        const c = linearCase(ctx.rng, sizes, k === 0 ? 0.05 + ctx.rng.uniform() : 0);
-        const { value, argsAfter } = await callLoss(student, fn, c);
-        const ref = refLoss(c.W, c.X, c.y, c.reg);
-        const label = k === 0 ? "with regularization" : "with reg = 0";
-        parts.push(...tagged(lossAndGradParts(fn, value, ref, numericalGradW(refLoss, c)), label));
-        if (k === 0) parts.push(unchangedPart([c.W, c.X, c.y], argsAfter.slice(0, 3), ["W", "X", "y"]));
-      }
-      return parts;
-    },
-  };
-}
 
 /** Edge cases: one example, a tie for the highest score, and the lecture's worked example. */
 function edgeCaseTest(fn: string): HiddenTest {
@@ -53,7 +27,7 @@ function edgeCaseTest(fn: string): HiddenTest {
       const parts: TestPart[] = [];
       // One example.
       const one = linearCase(ctx.rng, { n: 1, d: intBetween(ctx.rng, 3, 10), c: intBetween(ctx.rng, 3, 6) }, 0.1);
-      const r1 = await callLoss(student, fn, one);
+      const r1 = await callLinearLoss(student, FILE, fn, one);
       parts.push(...tagged(lossAndGradParts(fn, r1.value, refLoss(one.W, one.X, one.y, one.reg), null), "one example"));
       // A tie: classes 1 and 2 have identical weight columns and a large weight on input 0, which is 10 for
       // every example, so they share the highest score; the label is one of them. The tied class's margin is
@@ -66,7 +40,7 @@ function edgeCaseTest(fn: string): HiddenTest {
       const Xpos = randn([3, d], ctx.rng);
       for (let i = 0; i < 3; i++) Xpos.set(i, 0, 10);
       const tie: LinearCase = { W, X: Xpos, y: Int32Array.from([1, 2, 1]), reg: 0 };
-      const r2 = await callLoss(student, fn, tie);
+      const r2 = await callLinearLoss(student, FILE, fn, tie);
       parts.push(...tagged(lossAndGradParts(fn, r2.value, refLoss(tie.W, tie.X, tie.y, tie.reg), null), "tied top scores"));
       // The lecture's example: scores 3.2/5.1/-1.7, 1.3/4.9/2.0, 2.2/2.5/-3.1, labels cat, car, frog; mean 5.27.
       const lecture: LinearCase = {
@@ -83,7 +57,7 @@ function edgeCaseTest(fn: string): HiddenTest {
         y: Int32Array.from([0, 1, 2]),
         reg: 0,
       };
-      const r3 = readLossAndGrad((await callLoss(student, fn, lecture)).value, fn);
+      const r3 = readLossAndGrad((await callLinearLoss(student, FILE, fn, lecture)).value, fn);
       parts.push(
         r3.problem
           ? { name: "lecture example", weight: 1, passed: false, message: r3.problem }
@@ -120,4 +94,4 @@ const agreementTest: HiddenTest = {
 
 const noLoops = noLoopsTest("linear_svm", FILE, "svmLossVectorized", refLoss);
 
-export const tests: HiddenTest[] = [...FNS.map(randomCaseTest), ...FNS.map(edgeCaseTest), agreementTest, noLoops];
+export const tests: HiddenTest[] = [...FNS.map((fn) => randomLossTest("linear_svm", FILE, fn, refLoss)), ...FNS.map(edgeCaseTest), agreementTest, noLoops];

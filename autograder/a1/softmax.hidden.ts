@@ -1,48 +1,22 @@
 import { fromNested, randn, scale, zeros, type Tensor } from "@semantic-gap/lib";
 import { softmaxLossVectorized as refLoss } from "../../solutions/a1/softmax.js";
 import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
-import type { HiddenTest, Student, TestPart } from "../src/types.js";
+import type { HiddenTest, TestPart } from "../src/types.js";
 import {
+  callLinearLoss,
   intBetween,
   linearCase,
   lossAndGradParts,
   noLoopsTest,
-  numericalGradW,
+  randomLossTest,
   randomLabels,
   readLossAndGrad,
   tagged,
-  unchangedPart,
   type LinearCase,
 } from "./linear_helpers.js";
 
 const FILE = "softmax.ts";
 const FNS = ["softmaxLossNaive", "softmaxLossVectorized"] as const;
-
-async function callLoss(student: Student, fn: string, c: LinearCase): Promise<{ value: unknown; argsAfter: unknown[] }> {
-  return student.callWithArgs(FILE, fn, c.W, c.X, c.y, c.reg);
-}
-
-/** Random seeded case: loss, dW against the reference, dW against a numerical gradient, inputs unchanged. */
-function randomCaseTest(fn: string): HiddenTest {
-  return {
-    name: `softmax: ${fn} on random inputs`,
-    files: [FILE],
-    maxScore: 3,
-    async run(student, ctx) {
-      const parts: TestPart[] = [];
-      for (let k = 0; k < 2; k++) {
-        const sizes = { n: intBetween(ctx.rng, 8, 30), d: intBetween(ctx.rng, 5, 25), c: intBetween(ctx.rng, 3, 8) };
-        // The softmax loss is smooth, so no margin gap is needed (gap 0).
-        const c = linearCase(ctx.rng, sizes, k === 0 ? 0.05 + ctx.rng.uniform() : 0, 0.3, 0);
-        const { value, argsAfter } = await callLoss(student, fn, c);
-        const ref = refLoss(c.W, c.X, c.y, c.reg);
-        parts.push(...tagged(lossAndGradParts(fn, value, ref, numericalGradW(refLoss, c)), k === 0 ? "with regularization" : "with reg = 0"));
-        if (k === 0) parts.push(unchangedPart([c.W, c.X, c.y], argsAfter.slice(0, 3), ["W", "X", "y"]));
-      }
-      return parts;
-    },
-  };
-}
 
 /** Edge cases: scores that overflow a naive exp, one example, ln C at zero weights, the lecture's example. */
 function edgeCaseTest(fn: string): HiddenTest {
@@ -57,18 +31,18 @@ function edgeCaseTest(fn: string): HiddenTest {
       const n = intBetween(ctx.rng, 5, 12);
       const c = intBetween(ctx.rng, 3, 6);
       const huge: LinearCase = { W: randn([d, c], ctx.rng), X: scale(randn([n, d], ctx.rng), 1000), y: randomLabels(ctx.rng, n, c), reg: 0.01 };
-      const r0 = await callLoss(student, fn, huge);
+      const r0 = await callLinearLoss(student, FILE, fn, huge);
       const hp = tagged(lossAndGradParts(fn, r0.value, refLoss(huge.W, huge.X, huge.y, huge.reg), null, 2), "very large scores");
       for (const p of hp) if (!p.passed) p.message += " (subtract each row's largest score before exponentiating)";
       parts.push(...hp);
       // One example.
       const one = linearCase(ctx.rng, { n: 1, d: intBetween(ctx.rng, 3, 10), c: intBetween(ctx.rng, 3, 6) }, 0.1, 0.3, 0);
-      const r1 = await callLoss(student, fn, one);
+      const r1 = await callLinearLoss(student, FILE, fn, one);
       parts.push(...tagged(lossAndGradParts(fn, r1.value, refLoss(one.W, one.X, one.y, one.reg), null), "one example"));
       // Zero weights: every class equally likely, loss = ln C.
       const C = intBetween(ctx.rng, 3, 12);
       const zc: LinearCase = { W: zeros([6, C]), X: randn([7, 6], ctx.rng), y: randomLabels(ctx.rng, 7, C), reg: 0.2 };
-      const r2 = readLossAndGrad((await callLoss(student, fn, zc)).value, fn);
+      const r2 = readLossAndGrad((await callLinearLoss(student, FILE, fn, zc)).value, fn);
       parts.push(
         r2.problem
           ? expectThat("zero weights", false, r2.problem)
@@ -77,7 +51,7 @@ function edgeCaseTest(fn: string): HiddenTest {
       if (!parts[parts.length - 1].passed) parts[parts.length - 1].message = "zero weights: with W = 0 the loss must be ln C";
       // The lecture's example: cat image scores 3.2 / 5.1 / -1.7, label cat, loss −log(0.13) = 2.04.
       const lec: LinearCase = { W: fromNested([[3.2, 5.1, -1.7]]), X: fromNested([[1]]), y: Int32Array.from([0]), reg: 0 };
-      const r3 = readLossAndGrad((await callLoss(student, fn, lec)).value, fn);
+      const r3 = readLossAndGrad((await callLinearLoss(student, FILE, fn, lec)).value, fn);
       const expected = Math.log(Math.exp(3.2) + Math.exp(5.1) + Math.exp(-1.7)) - 3.2;
       parts.push(r3.problem ? expectThat("lecture example", false, r3.problem) : compareNumber("lecture example", r3.loss, expected, { atol: 1e-12, rtol: 1e-12 }));
       return parts;
@@ -111,4 +85,4 @@ const agreementTest: HiddenTest = {
 
 const noLoops = noLoopsTest("softmax", FILE, "softmaxLossVectorized", refLoss);
 
-export const tests: HiddenTest[] = [...FNS.map(randomCaseTest), ...FNS.map(edgeCaseTest), agreementTest, noLoops];
+export const tests: HiddenTest[] = [...FNS.map((fn) => randomLossTest("softmax", FILE, fn, refLoss, 0.3, 0)), ...FNS.map(edgeCaseTest), agreementTest, noLoops];
