@@ -78,9 +78,22 @@ export interface HiddenTest {
   timeoutMs?: number;
   /** Public tests are run by `npm run check` for students and are visible in results.json. */
   visibility?: "visible" | "after_published";
+  /**
+   * The exercise functions or methods this test grades (`"affineForward"`, `"ThreeLayerConvNet.loss"`).
+   * When the submission's implementation of one of them hands its work to the library (see
+   * `libEquivalents`), the test earns nothing and says which call did it.
+   */
+  exercises?: string[];
   /** Runs the test; returns its parts. Throwing a StudentError scores the unfinished parts 0. */
   run(student: Student, ctx: TestContext): Promise<TestPart[]>;
 }
+
+/**
+ * What a hidden test module may export beside `tests`: for each exercise function or method it grades,
+ * the names of the library's exports that do that exercise's work, e.g.
+ * `{ affineForward: ["affineForward"], convForwardNaive: ["convForwardFast"] }`.
+ */
+export type LibEquivalents = Record<string, string[]>;
 
 /** What an assignment's hidden test module exports. */
 export interface TestSuite {
