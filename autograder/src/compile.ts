@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
-import ts from "typescript";
+import { Worker } from "node:worker_threads";
+import { paths } from "./paths.js";
 
 /** The outcome of compiling one submission file to JavaScript. */
 export interface CompiledFile {
@@ -11,93 +11,62 @@ export interface CompiledFile {
   errors: string[];
 }
 
-function posText(file: string, sf: ts.SourceFile | undefined, start: number | undefined): string {
-  if (!sf || start === undefined) return file;
-  const { line, character } = sf.getLineAndCharacterOfPosition(start);
-  return `${file}:${line + 1}:${character + 1}`;
-}
-
-/**
- * Rewrites import specifiers of a submission file: the library and the ndarray packages point at the
- * runtime's bundles, `./x`, `./x.js` and `./x.ts` point at the compiled sibling `./x.js`.
- */
-function specifierRewriter(modules: Record<string, string>, siblings: Set<string>): ts.TransformerFactory<ts.SourceFile> {
-  const map = (spec: string): string => {
-    if (Object.prototype.hasOwnProperty.call(modules, spec)) return pathToFileURL(modules[spec]).href;
-    const m = /^\.\/([A-Za-z0-9_.-]+?)(\.ts|\.js|\.mjs)?$/.exec(spec);
-    if (m && siblings.has(`${m[1]}.ts`)) return `./${m[1]}.js`;
-    return spec;
-  };
-  return (ctx) => {
-    const f = ctx.factory;
-    const visit = (node: ts.Node): ts.Node => {
-      if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
-        return f.updateImportDeclaration(
-          node,
-          node.modifiers,
-          node.importClause,
-          f.createStringLiteral(map(node.moduleSpecifier.text)),
-          node.attributes,
-        );
-      }
-      if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-        return f.updateExportDeclaration(
-          node,
-          node.modifiers,
-          node.isTypeOnly,
-          node.exportClause,
-          f.createStringLiteral(map(node.moduleSpecifier.text)),
-          node.attributes,
-        );
-      }
-      if (
-        ts.isCallExpression(node) &&
-        node.expression.kind === ts.SyntaxKind.ImportKeyword &&
-        node.arguments.length >= 1 &&
-        ts.isStringLiteral(node.arguments[0])
-      ) {
-        const [first, ...rest] = node.arguments;
-        return f.updateCallExpression(node, node.expression, node.typeArguments, [
-          f.createStringLiteral(map((first as ts.StringLiteral).text)),
-          ...rest.map((a) => ts.visitNode(a, visit) as ts.Expression),
-        ]);
-      }
-      return ts.visitEachChild(node, visit, ctx);
-    };
-    return (sf) => ts.visitNode(sf, visit) as ts.SourceFile;
-  };
-}
+/** Limits of the compiler's worker: a file that needs more costs only itself (it cannot load). */
+export const compileLimits = { timeoutMs: 20_000, heapMb: 1024, stackMb: 4 };
 
 /**
  * Compiles the submission's TypeScript files to ES modules in `outDir` without type checking (type errors
- * must not stop grading). Only syntax errors make a file fail, with a message the student can act on.
+ * must not stop grading); import specifiers of the library and of sibling files are rewritten to the
+ * runtime's bundles and the compiled siblings. Only syntax errors make a file fail, with a message the
+ * student can act on. The compiler runs in a worker thread with heap, stack and time limits
+ * (`compileLimits`): a file built to exhaust it fails to compile, and grading goes on.
  */
-export function compileSubmission(
+export async function compileSubmission(
   sources: Map<string, string>,
   outDir: string,
   modules: Record<string, string>,
-): CompiledFile[] {
+  limits = compileLimits,
+): Promise<CompiledFile[]> {
   writeFileSync(path.join(outDir, "package.json"), '{ "type": "module" }\n');
-  const siblings = new Set(sources.keys());
-  const results: CompiledFile[] = [];
-  for (const [name, source] of sources) {
-    const out = ts.transpileModule(source, {
-      fileName: name,
-      reportDiagnostics: true,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        inlineSourceMap: true,
-        inlineSources: false,
-        isolatedModules: true,
-        useDefineForClassFields: true,
-      },
-      transformers: { before: [specifierRewriter(modules, siblings)] },
+  const files = [...sources].map(([name, source]) => ({ name, source }));
+  const results = new Map<string, CompiledFile>();
+  if (files.length === 0) return [];
+  // One worker compiles the files in turn; a file that exhausts it (time, heap, stack) fails alone, and a
+  // fresh worker takes the files after it.
+  let todo = files;
+  while (todo.length > 0) {
+    let current: string | null = null;
+    let why = `it could not be compiled within ${limits.timeoutMs / 1000} s`;
+    const worker = new Worker(new URL("./compile-worker.mjs", import.meta.url), {
+      workerData: { files: todo, modules, root: paths.root },
+      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, stackSizeMb: limits.stackMb },
+      stdout: true,
+      stderr: true,
     });
-    const diags = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
-    const errors = diags.slice(0, 10).map((d) => `${posText(name, d.file, d.start)} ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`);
-    if (errors.length === 0) writeFileSync(path.join(outDir, name.replace(/\.ts$/, ".js")), out.outputText);
-    results.push({ name, ok: errors.length === 0, errors });
+    await new Promise<void>((resolve) => {
+      let timer = setTimeout(() => void worker.terminate(), limits.timeoutMs);
+      worker.on("message", (m: { started?: string; name: string; ok: boolean; errors: string[]; output: string }) => {
+        if (m.started !== undefined) {
+          current = m.started;
+          clearTimeout(timer);
+          timer = setTimeout(() => void worker.terminate(), limits.timeoutMs);
+          return;
+        }
+        if (m.ok) writeFileSync(path.join(outDir, m.name.replace(/\.ts$/, ".js")), m.output);
+        results.set(m.name, { name: m.name, ok: m.ok, errors: m.errors });
+        current = null;
+      });
+      worker.once("error", (e) => {
+        why = /memory/i.test(e.message) ? "the compiler ran out of memory on it" : `the compiler failed (${e.name})`;
+      });
+      worker.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const stuck: string | null = current ?? todo.find((f) => !results.has(f.name))?.name ?? null;
+    if (stuck !== null && !results.has(stuck)) results.set(stuck, { name: stuck, ok: false, errors: [`${stuck} cannot be compiled: ${why}`] });
+    todo = todo.filter((f) => !results.has(f.name));
   }
-  return results;
+  return files.map(({ name }) => results.get(name)!);
 }

@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Rng } from "@semantic-gap/lib";
@@ -10,7 +10,7 @@ import { loadTests, type LoadedTest } from "./discover.js";
 import { hashName } from "./in-process.js";
 import { paths } from "./paths.js";
 import { getRuntime } from "./runtime.js";
-import { ChildSession, type SandboxOptions } from "./sandbox.js";
+import { ChildSession, removeTree, sandboxMode, sandboxUid, type SandboxMode, type SandboxOptions, type SandboxRequest } from "./sandbox.js";
 import { stageSubmission } from "./submission.js";
 import { typecheckSubmission } from "./typecheck.js";
 import { StudentError, type Student, type StudentFailure, type StudentObject, type TestPart } from "./types.js";
@@ -40,6 +40,10 @@ export interface GradeOptions {
   typecheck?: boolean;
   /** Network namespace for the child when available (default "auto"). */
   netns?: "auto" | "off";
+  /** The operating-system sandbox around the child (default "auto": the strongest this machine allows). */
+  sandbox?: SandboxRequest;
+  /** Node's permission model inside the sandbox (default true; turned off only to test the OS layer alone). */
+  permissionModel?: boolean;
   /** More Node flags for the child process. */
   nodeArgs?: string[];
   /** Called after each test (progress). */
@@ -85,6 +89,8 @@ export interface GradeReport {
   notRun: { count: number; points: number };
   /** What the student's code printed (truncated). */
   studentOutput: string;
+  /** The sandbox the student's code ran in (see sandbox.ts). */
+  sandbox: SandboxMode;
   /** A grader-side problem that stopped grading (never caused by the submission). */
   graderError?: string;
 }
@@ -125,11 +131,17 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
   const expected = [...new Set([...(opts.files ?? assignmentFiles(opts.assignment)), ...tests.flatMap((t) => t.test.files)])].sort();
 
   const staged = stageSubmission(opts.submission, expected);
+  const mode = sandboxMode(opts.sandbox ?? "auto");
   const runDir = mkdtempSync(path.join(os.tmpdir(), "sg-grade-"));
   const codeDir = path.join(runDir, "code");
   const scratchDir = path.join(runDir, "scratch");
   const logDir = path.join(runDir, "logs");
-  for (const d of [codeDir, scratchDir, logDir]) mkdirSync(d);
+  for (const d of [codeDir, scratchDir, logDir]) mkdirSync(d, { mode: 0o700 });
+  // The child's uid must reach the compiled code (read-only) and own nothing but its scratch folder; the
+  // logs stay the grader's alone.
+  chmodSync(runDir, 0o711);
+  chmodSync(codeDir, 0o755);
+  if (mode === "unprivileged-user") chownSync(scratchDir, sandboxUid(), sandboxUid());
 
   const report: GradeReport = {
     assignment: opts.assignment,
@@ -151,6 +163,7 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
     tests: [],
     notRun: { count: skipped.length, points: round(skipped.reduce((a, t) => a + t.test.maxScore, 0)) },
     studentOutput: "",
+    sandbox: mode,
   };
 
   const typecheck =
@@ -158,7 +171,7 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
   const engine = new Engine(opts, codeDir, scratchDir, logDir, staged.sources);
   try {
     const runtime = await getRuntime();
-    const compiled = compileSubmission(staged.sources, codeDir, runtime.modules);
+    const compiled = await compileSubmission(staged.sources, codeDir, runtime.modules);
     for (const c of compiled) {
       if (!c.ok) {
         report.compileErrors.push(...c.errors);
@@ -193,7 +206,7 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
     await engine.close();
     report.typeErrors = await typecheck;
     report.studentOutput = collectOutput(logDir, 4000);
-    rmSync(runDir, { recursive: true, force: true });
+    removeTree(runDir);
   }
   report.score = round(report.tests.reduce((a, r) => a + r.score, 0));
   report.executionTimeMs = Date.now() - t0;
@@ -248,6 +261,8 @@ class Engine {
       rssMb: this.opts.rssMb ?? defaults.rssMb,
       diskMb: this.opts.diskMb ?? defaults.diskMb,
       netns: this.opts.netns ?? "auto",
+      sandbox: this.opts.sandbox,
+      permissionModel: this.opts.permissionModel,
       nodeArgs: this.opts.nodeArgs,
     };
     const s = new ChildSession(sandbox);

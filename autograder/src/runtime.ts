@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,7 @@ async function buildRuntime(): Promise<Runtime> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "sg-runtime-"));
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755); // readable by the sandbox's unprivileged uid, writable by the grader alone
   const libEntry = existsSync(paths.libSrcIndex) ? paths.libSrcIndex : paths.libDistIndex;
   const banner = {
     js: 'import { createRequire as __sgCreateRequire } from "node:module"; const require = __sgCreateRequire(import.meta.url);',

@@ -2,9 +2,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { GradeReport } from "../src/engine.js";
-import { netnsAvailable } from "../src/sandbox.js";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { netnsAvailable, sandboxMode } from "../src/sandbox.js";
 import { repoRoot } from "../src/paths.js";
 import { toGradescope } from "../src/report.js";
 import { T, attackSource, gradeToy, result, scores, tempDir, toyDir, toyMax, toySubmission } from "./helpers.js";
@@ -88,7 +89,7 @@ describe.concurrent("adversarial submissions", () => {
     const r = await attack("import-loop");
     expect(result(r, T.distances).failure).toBe("timeout");
     expect(result(r, T.predict).output).toMatch(/knn\.ts did not finish loading: timed out/);
-    expect(result(r, T.predict).durationMs).toBeLessThan(1000);
+    expect(result(r, T.predict).failure).toBe("crash"); // failed at once: no second timeout
     expect(result(r, T.structure).score).toBe(1); // a structural check reads the source only
     expect(r.score).toBe(6);
   });
@@ -112,8 +113,9 @@ describe.concurrent("adversarial submissions", () => {
     const out = result(r, T.distances).output;
     expect(out).toMatch(/ATTACK REPORT/);
     expect(out).not.toMatch(/GOT/);
-    expect(out.match(/ERR_ACCESS_DENIED/g)).toHaveLength(7);
-    expect(result(r, T.predict).output).toMatch(/import solution: ERR_ACCESS_DENIED/);
+    // Denied by the permission model, or not there at all inside the OS sandbox.
+    expect(out.match(/ERR_ACCESS_DENIED|ENOENT/g)).toHaveLength(7);
+    expect(result(r, T.predict).output).toMatch(/import solution: (ERR_ACCESS_DENIED|ERR_MODULE_NOT_FOUND)/);
     expect(existsSync(path.join(repoRoot, "autograder", "pwned.txt"))).toBe(false);
     expect(r.score).toBe(6);
   });
@@ -243,5 +245,74 @@ describe.concurrent("adversarial submissions", () => {
     const r = await attack("type-errors", { typecheck: true });
     expect(r.score).toBe(toyMax);
     expect(r.typeErrors.some((e) => /^knn\.ts:\d+:\d+ TS2322/.test(e))).toBe(true);
+  });
+});
+
+describe("the sandbox on this machine", () => {
+  it("is bubblewrap (CI installs it; the grader runs as root there, the child as an unprivileged uid)", () => {
+    expect(sandboxMode()).toBe("bubblewrap");
+  });
+});
+
+// Writing outside the scratch folder, by every route the attack knows, in three set-ups: both layers,
+// the operating system's sandbox alone (Node's permission model off), and the permission model with the
+// runner's blocks alone. Each must hold by itself.
+describe.concurrent("writing outside the scratch folder fails by every route", () => {
+  const setups: Array<[string, Parameters<typeof gradeToy>[1]]> = [
+    ["both layers", {}],
+    ["the OS sandbox alone", { permissionModel: false, sandbox: "bubblewrap" }],
+    ["the permission model and the runner's blocks alone", { sandbox: "permission-model-only" }],
+  ];
+  for (const [label, opts] of setups) {
+    it(label, async () => {
+      // Outside /tmp, which inside the OS sandbox is the scratch folder itself.
+      mkdirSync(path.join(repoRoot, "build"), { recursive: true });
+      const watched = mkdtempSync(path.join(repoRoot, "build", "sg-watched-"));
+      onTestFinished(() => rmSync(watched, { recursive: true, force: true }));
+      const sentinel = path.join(watched, "sentinel.txt");
+      writeFileSync(sentinel, "untouched");
+      const before = statSync(sentinel);
+      mkdirSync(path.join(watched, "sub"));
+      const targets = [watched, path.join(watched, "sub"), path.join(repoRoot, "autograder"), repoRoot];
+      const src = attackSource("write-outside", { __TARGETS__: JSON.stringify(targets), __SENTINEL__: sentinel });
+      const r = await limited(() => gradeToy(toySubmission(src), opts));
+      complete(r);
+      const out = result(r, T.distances).output;
+      expect(out).toMatch(/ATTACK REPORT scratch \(allowed\): WROTE/);
+      expect(out).toMatch(/\| 110 attempts \| got through: none/);
+      expect(readdirSync(watched).sort()).toEqual(["sentinel.txt", "sub"]);
+      expect(readdirSync(path.join(watched, "sub"))).toEqual([]);
+      expect(readFileSync(sentinel, "utf8")).toBe("untouched");
+      const after = statSync(sentinel);
+      expect([after.mode, after.mtimeMs]).toEqual([before.mode, before.mtimeMs]);
+      for (const dir of [repoRoot, path.join(repoRoot, "autograder")]) {
+        expect(readdirSync(dir).filter((n) => n.startsWith("pwned-"))).toEqual([]);
+      }
+      expect(existsSync("/dev/shm/pwned") || existsSync("/var/tmp/pwned-sg")).toBe(false);
+      expect(r.score).toBe(toyMax - 6); // the two tests that call computeDistancesNoLoops
+    });
+  }
+});
+
+describe.concurrent("a hostile child's messages", () => {
+  it("junk, an oversized frame and forged fields on the reply channel cost only the calls that sent them", async () => {
+    const r = await limited(() => gradeToy(toySubmission(attackSource("ipc-junk")), { sandbox: "bubblewrap" }));
+    complete(r);
+    expect(result(r, T.distances).score).toBe(0);
+    expect(result(r, T.distances).output).toMatch(/sent a message of 1073741823 bytes, over the limit/);
+    expect(result(r, T.predict).score).toBe(0);
+    expect(result(r, T.predict).output).toMatch(/sent the grader a message it does not understand/);
+    expect(result(r, T.predict).output).not.toMatch(/forged/);
+    expect(r.score).toBe(5 + 1); // extra.ts, and the structure check (the source has matmul)
+  });
+
+  it("an expression nested 20,000 deep fails to compile; the type check and the report survive", async () => {
+    const deep = `${"(".repeat(20_000)}1${")".repeat(20_000)}`;
+    const r = await limited(() => gradeToy(toySubmission(attackSource("deep-expression", { __DEEP__: deep })), { typecheck: true }));
+    complete(r);
+    expect(r.compileErrors).toEqual(["knn.ts cannot be compiled: it is nested too deeply for the compiler"]);
+    expect(result(r, T.distances).output).toMatch(/knn\.ts has a syntax error and cannot load/);
+    expect(r.score).toBeLessThanOrEqual(6);
+    expect(r.score).toBeGreaterThanOrEqual(5);
   });
 });
