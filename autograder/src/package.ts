@@ -59,8 +59,17 @@ if old_node; then
     hash -r
   fi
 fi
+# The sandbox around student code: bubblewrap, and setpriv and prlimit (util-linux).
+if ! command -v bwrap >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1 || ! command -v prlimit >/dev/null 2>&1; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bubblewrap util-linux
+fi
 npm ci --ignore-scripts --no-audit --no-fund
 npm run build
+# Nothing the submission runs as (an unprivileged uid, in a sandbox that does not even show this folder)
+# may change the grader: root owns it, and only root may write it.
+chown -R root:root .
+chmod -R go-w .
 `;
 }
 

@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { unzipSync } from "fflate";
+import { readZip, ZipError, zipLimits } from "./unzip.js";
 
 /** The files of a submission that the grader looks for, read into memory. */
 export interface StagedSubmission {
@@ -16,7 +16,6 @@ export interface StagedSubmission {
 }
 
 const maxFileBytes = 2_000_000;
-const maxZipEntries = 5_000;
 const maxWalkEntries = 20_000;
 
 /**
@@ -57,31 +56,21 @@ export function stageSubmission(submission: string, expected: string[]): StagedS
   }
   if (st.isFile() && submission.toLowerCase().endsWith(".zip")) {
     try {
-      const bytes = readFileSync(submission);
-      let entries = 0;
-      const files = unzipSync(bytes, {
-        filter: (f) => {
-          entries++;
-          if (entries > maxZipEntries) return false;
-          const base = path.posix.basename(f.name);
-          if (!want.has(base)) {
-            if (/\.(ts|ipynb)$/.test(base) && !f.name.split("/").some((p) => p.startsWith(".") || p === "__MACOSX")) {
-              ignored.push(f.name);
-            }
-            return false;
-          }
-          if (f.originalSize > maxFileBytes) {
-            problems.push(`${f.name} is larger than ${maxFileBytes / 1e6} MB and was not graded`);
-            return false;
-          }
-          return !f.name.includes("..");
-        },
+      if (st.size > zipLimits.maxArchiveBytes) throw new ZipError(`the zip is larger than ${zipLimits.maxArchiveBytes / 1e6} MB`);
+      const skipped = (name: string): boolean => name.split("/").some((part) => part.startsWith(".") || part === "__MACOSX" || part === "node_modules");
+      // Only the files the assignment names are inflated, each within its cap (see unzip.ts).
+      const zip = readZip(new Uint8Array(readFileSync(submission)), (name) => {
+        const base = path.posix.basename(name);
+        return want.has(base) && !skipped(name) && !name.split("/").includes("..");
       });
-      for (const [name, data] of Object.entries(files)) {
-        if (name.endsWith("/")) continue;
+      problems.push(...zip.problems);
+      for (const name of zip.names) {
+        const base = path.posix.basename(name);
+        if (!want.has(base) && /\.(ts|ipynb)$/.test(base) && !skipped(name)) ignored.push(name);
+      }
+      for (const [name, data] of zip.files) {
         consider(name.replace(/^\/+/, ""), data.length, () => new TextDecoder().decode(data));
       }
-      if (entries > maxZipEntries) problems.push(`the zip has more than ${maxZipEntries} entries; the rest were ignored`);
     } catch (e) {
       problems.push(`the zip could not be read: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { unzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { testModules } from "../src/discover.js";
 import { gradescopeZip, studentZip } from "../src/package.js";
-import { paths, repoRoot } from "../src/paths.js";
+import { paths } from "../src/paths.js";
 import type { GradescopeResults } from "../src/report.js";
 import { tempDir } from "./helpers.js";
 
@@ -26,10 +26,42 @@ function zipModes(zip: Uint8Array): Map<string, number> {
   return modes;
 }
 
-const hasA1Tests = testModules(paths.tests("a1")).length > 0;
+// These tests need A1's test modules: if discovery broke, they must fail, not skip.
+it("finds A1's test modules", () => {
+  expect(testModules(paths.tests("a1")).length).toBeGreaterThan(0);
+});
+
+/** An attack prepended to a correct file: at import and later from a timer, it tries to forge the score. */
+function forgery(root: string): string {
+  return `
+import * as __fs from "node:fs";
+const __root = ${JSON.stringify(root)};
+const __forge = (): void => {
+  const fake = '{"score": 1000, "tests": []}';
+  const script = "#!/usr/bin/env bash\\necho '" + fake + "' > " + __root + "/results/results.json\\n";
+  const tries: Array<() => void> = [
+    () => __fs.writeFileSync(__root + "/source/run_autograder", script),
+    () => __fs.writeFileSync(__root + "/results/results.json", fake),
+    () => __fs.mkdirSync(__root + "/results", { recursive: true }),
+    () => process.report.writeReport(__root + "/results/results.json"),
+    () => __fs.appendFileSync(__root + "/source/autograder/src/cli.ts", "\\nprocess.exit(0);\\n"),
+    () => __fs.chmodSync(__root + "/source/run_autograder", 0o777),
+  ];
+  for (const t of tries) {
+    try {
+      t();
+    } catch {
+      // keep trying
+    }
+  }
+};
+__forge();
+setTimeout(__forge, 50);
+`;
+}
 
 describe("the Gradescope package", () => {
-  it.runIf(hasA1Tests)("has setup.sh and run_autograder at its root, executable, and grades in Gradescope's layout", () => {
+  it("has setup.sh and run_autograder at its root, executable, and reports the true score of a submission that forges one", () => {
     const { zip } = gradescopeZip("a1");
     const modes = zipModes(zip);
     expect(modes.get("setup.sh")! & 0o777).toBe(0o755);
@@ -51,6 +83,10 @@ describe("the Gradescope package", () => {
     for (const f of readdirSync(paths.solutions("a1")).filter((n) => n.endsWith(".ts") && !n.endsWith(".test.ts"))) {
       cpSync(path.join(paths.solutions("a1"), f), path.join(submission, f));
     }
+    // Correct code that also tries, at import and later, to overwrite run_autograder and results.json.
+    const knn = path.join(submission, "knn.ts");
+    writeFileSync(knn, forgery(root) + readFileSync(knn, "utf8"));
+    const runner = readFileSync(path.join(source, "run_autograder"));
     const run = spawnSync("bash", [path.join(source, "run_autograder")], {
       env: { ...process.env, AUTOGRADER_ROOT: root },
       encoding: "utf8",
@@ -62,11 +98,18 @@ describe("the Gradescope package", () => {
     expect(results.tests.length).toBeGreaterThan(0);
     expect(results.score).toBeCloseTo(max, 6);
     expect(results.tests.every((t) => t.status === "passed")).toBe(true);
+    expect(readFileSync(path.join(source, "run_autograder"))).toEqual(runner);
+    expect(statSync(path.join(source, "run_autograder")).mode & 0o777).toBe(0o755);
+    expect(readFileSync(path.join(source, "autograder", "src", "cli.ts"), "utf8")).not.toMatch(/process\.exit\(0\);\n$/);
+    // setup.sh installs the sandbox and leaves the grader writable by root alone.
+    const setup = new TextDecoder().decode(unzipSync(zip)["setup.sh"]);
+    expect(setup).toMatch(/apt-get install .*bubblewrap util-linux/);
+    expect(setup).toMatch(/chmod -R go-w \./);
   }, 180_000);
 });
 
 describe("the students' bundle", () => {
-  it.runIf(hasA1Tests)("holds the stubs, lib, data, notebooks and a README, and no solutions or hidden tests", () => {
+  it("holds the stubs, lib, data, notebooks and a README, and no solutions or hidden tests", () => {
     const { zip, files } = studentZip("a1");
     const entries = unzipSync(zip);
     const names = Object.keys(entries);
@@ -81,10 +124,9 @@ describe("the students' bundle", () => {
       }
     }
     expect(new TextDecoder().decode(entries["README.md"])).toMatch(/npm run check -- a1/);
-    expect(repoRoot).toBeTruthy();
   });
 
-  it.runIf(hasA1Tests)("runs the students' public checks from the unpacked bundle, on the stubs, without the solutions", () => {
+  it("runs the students' public checks from the unpacked bundle, on the stubs, without the solutions", () => {
     const { zip } = studentZip("a1");
     const root = tempDir("sg-student-");
     for (const [name, data] of Object.entries(unzipSync(zip))) {
