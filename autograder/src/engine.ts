@@ -141,7 +141,6 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
   // logs stay the grader's alone.
   chmodSync(runDir, 0o711);
   chmodSync(codeDir, 0o755);
-  if (mode === "unprivileged-user") chownSync(scratchDir, sandboxUid(), sandboxUid());
 
   const report: GradeReport = {
     assignment: opts.assignment,
@@ -213,6 +212,13 @@ export async function gradeSubmission(opts: GradeOptions): Promise<GradeReport> 
   return report;
 }
 
+/** Empties a folder (any depth) and gives it to the sandbox's uid when the child runs as that uid. */
+function freshFolder(dir: string, mode: SandboxMode): void {
+  removeTree(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (mode === "unprivileged-user") chownSync(dir, sandboxUid(), sandboxUid());
+}
+
 /** The start of what the children printed (reads at most `max` bytes of each log: a log can be large). */
 function collectOutput(logDir: string, max: number): string {
   let out = "";
@@ -265,6 +271,10 @@ class Engine {
       permissionModel: this.opts.permissionModel,
       nodeArgs: this.opts.nodeArgs,
     };
+    // Outside bubblewrap the scratch folder is on disk and shared by the children in turn: each starts with
+    // an empty one (what a dead child left there, however deep, is removed without recursion here).
+    const mode = sandboxMode(this.opts.sandbox ?? "auto");
+    if (mode !== "bubblewrap") freshFolder(this.scratchDir, mode);
     const s = new ChildSession(sandbox);
     this.session = s;
     const timer = setTimeout(() => s.kill("crash", "the grading process did not start in time"), startupTimeoutMs);

@@ -306,6 +306,16 @@ describe.concurrent("a hostile child's messages", () => {
     expect(r.score).toBe(5 + 1); // extra.ts, and the structure check (the source has matmul)
   });
 
+  for (const sandbox of ["bubblewrap", "permission-model-only"] as const) {
+    it(`a scratch tree 3,000 folders deep is contained and cleaned up (${sandbox})`, async () => {
+      const r = await limited(() => gradeToy(toySubmission(attackSource("deep-tree")), { sandbox }));
+      complete(r);
+      // Inside bubblewrap the tree lives in the child's tmpfs; outside it, the disk watch stops the child.
+      if (sandbox === "bubblewrap") expect(r.score).toBe(toyMax);
+      else expect(r.score).toBeGreaterThanOrEqual(toyMax - 6);
+    });
+  }
+
   it("an expression nested 20,000 deep fails to compile; the type check and the report survive", async () => {
     const deep = `${"(".repeat(20_000)}1${")".repeat(20_000)}`;
     const r = await limited(() => gradeToy(toySubmission(attackSource("deep-expression", { __DEEP__: deep })), { typecheck: true }));
