@@ -1,6 +1,6 @@
 import { Rng, accuracy, concatRows, knnPredict, sliceRows, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
 import { attempt, compareNumber, describeStudentError, expectThat } from "../src/compare.js";
-import { StudentError, type HiddenTest, type Student, type TestPart } from "../src/types.js";
+import { StudentError, type HiddenTest, type LibEquivalents, type Student, type TestPart } from "../src/types.js";
 
 // Hidden tests of A1's cross_validation.ts. References are computed here: the fold boundaries of numpy's
 // array_split written out directly, and each fold's accuracy with the library's own kNN (knnPredict,
@@ -219,4 +219,11 @@ const bestKTest: HiddenTest = {
   },
 };
 
-export const tests: HiddenTest[] = [foldBoundsTest, crossValidateTest, bestKTest];
+/** The library has no version of these exercises. */
+export const libEquivalents: LibEquivalents = {};
+
+export const tests: HiddenTest[] = [
+  { ...foldBoundsTest, exercises: ["foldBounds"] },
+  { ...crossValidateTest, exercises: ["crossValidateK"] },
+  { ...bestKTest, exercises: ["bestK"] },
+];

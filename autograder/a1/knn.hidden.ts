@@ -1,8 +1,7 @@
-import ts from "typescript";
 import { Rng, isTensor, majorityVote, sliceRows, transpose, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
 import { attempt, compareLabels, compareTensor, describeStudentError, expectThat, unchanged } from "../src/compare.js";
-import { lineOf, parse } from "../src/structure.js";
-import { StudentError, type HiddenTest, type Student, type StudentObject, type TestPart } from "../src/types.js";
+import { loopViolations } from "../src/rules.js";
+import { StudentError, type HiddenTest, type LibEquivalents, type Student, type StudentObject, type TestPart } from "../src/types.js";
 
 // Hidden tests of A1's knn.ts (class KNearestNeighbor). The references are computed here, independently of
 // the solutions: distances by a plain double loop, neighbours by a full sort by (distance, index), votes by
@@ -171,137 +170,14 @@ const agreementTest: HiddenTest = {
 // a handful of non-example things would be harmless, but the rule cannot tell them from loops over examples,
 // so the TODO text states it plainly: no loops at all in this method.
 
-const ITERATION_METHODS = new Set([
-  "forEach",
-  "map",
-  "reduce",
-  "reduceRight",
-  "filter",
-  "flatMap",
-  "some",
-  "every",
-  "find",
-  "findIndex",
-  "findLast",
-  "findLastIndex",
-]);
-
 const OTHER_VERSIONS = ["computeDistancesTwoLoops", "computeDistancesOneLoop"];
-
-interface FunctionInfo {
-  name: string;
-  body: ts.Node;
-}
-
-/** Every named function, method and function-valued variable or property of a file, by name. */
-function functionsOf(sf: ts.SourceFile): Map<string, FunctionInfo[]> {
-  const out = new Map<string, FunctionInfo[]>();
-  const add = (name: string, body: ts.Node | undefined): void => {
-    if (!body) return;
-    const list = out.get(name) ?? [];
-    list.push({ name, body });
-    out.set(name, list);
-  };
-  const visit = (n: ts.Node): void => {
-    if ((ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isGetAccessor(n)) && n.name) {
-      add(n.name.getText(sf), n.body);
-    } else if ((ts.isVariableDeclaration(n) || ts.isPropertyDeclaration(n) || ts.isPropertyAssignment(n)) && n.initializer) {
-      const init = n.initializer;
-      if (ts.isArrowFunction(init) || ts.isFunctionExpression(init)) add(n.name.getText(sf), init.body);
-    }
-    ts.forEachChild(n, visit);
-  };
-  visit(sf);
-  return out;
-}
-
-/** Local names bound to `import * as X from "@semantic-gap/lib"`. */
-function libNamespaces(sf: ts.SourceFile): Set<string> {
-  const out = new Set<string>();
-  for (const st of sf.statements) {
-    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier)) continue;
-    if (st.moduleSpecifier.text !== "@semantic-gap/lib") continue;
-    const nb = st.importClause?.namedBindings;
-    if (nb && ts.isNamespaceImport(nb)) out.add(nb.name.text);
-  }
-  return out;
-}
-
-/** The name a call expression calls, when it is `name(...)` or `this.name(...)`. */
-function calleeName(call: ts.CallExpression): string | null {
-  const c = call.expression;
-  if (ts.isIdentifier(c)) return c.text;
-  if (ts.isPropertyAccessExpression(c) && c.expression.kind === ts.SyntaxKind.ThisKeyword) return c.name.text;
-  return null;
-}
 
 /**
  * What breaks the rule in computeDistancesNoLoops, as short descriptions with line numbers; an empty list
- * when it follows the rule; null when the method is not in the source.
+ * when it follows the rule; null when the method is not in the source (the grader's rule engine decides).
  */
 export function noLoopViolations(source: string, method = "computeDistancesNoLoops"): string[] | null {
-  const sf = parse(source, "knn.ts");
-  const fns = functionsOf(sf);
-  const start = fns.get(method);
-  if (!start) return null;
-  const namespaces = libNamespaces(sf);
-  const found: string[] = [];
-  const seen = new Set<ts.Node>();
-  const onStack = new Set<string>();
-
-  const inspect = (fn: FunctionInfo): void => {
-    if (onStack.has(fn.name)) {
-      found.push(`recursion through ${fn.name}`);
-      return;
-    }
-    if (seen.has(fn.body)) return;
-    seen.add(fn.body);
-    onStack.add(fn.name);
-    const where = fn.name === method ? "" : ` (in ${fn.name}, which it calls)`;
-    const visit = (n: ts.Node): void => {
-      if (ts.isForStatement(n) || ts.isForOfStatement(n) || ts.isForInStatement(n)) {
-        found.push(`a for loop at line ${lineOf(n)}${where}`);
-      } else if (ts.isWhileStatement(n) || ts.isDoStatement(n)) {
-        found.push(`a while loop at line ${lineOf(n)}${where}`);
-      } else if (ts.isCallExpression(n)) {
-        const c = n.expression;
-        if (ts.isPropertyAccessExpression(c) && ITERATION_METHODS.has(c.name.text)) {
-          const recv = c.expression;
-          if (!(ts.isIdentifier(recv) && namespaces.has(recv.text))) {
-            found.push(`a call to .${c.name.text}(...) at line ${lineOf(n)}${where}, which loops over an array`);
-          }
-        }
-        if (
-          ts.isPropertyAccessExpression(c) &&
-          c.name.text === "from" &&
-          ts.isIdentifier(c.expression) &&
-          c.expression.text === "Array" &&
-          n.arguments.length > 1
-        ) {
-          found.push(`Array.from with a mapping function at line ${lineOf(n)}${where}, which loops`);
-        }
-        const callee = calleeName(n);
-        if (callee && !OTHER_VERSIONS.includes(callee)) {
-          for (const target of fns.get(callee) ?? []) inspect(target);
-        }
-      }
-      if (ts.isElementAccessExpression(n) && ts.isStringLiteralLike(n.argumentExpression) && OTHER_VERSIONS.includes(n.argumentExpression.text)) {
-        found.push(`a use of ${n.argumentExpression.text} at line ${lineOf(n)}${where}`);
-      }
-      if (ts.isIdentifier(n) && OTHER_VERSIONS.includes(n.text)) {
-        const parent = n.parent;
-        const isDeclarationName =
-          (ts.isMethodDeclaration(parent) || ts.isFunctionDeclaration(parent) || ts.isPropertyDeclaration(parent)) &&
-          parent.name === n;
-        if (!isDeclarationName) found.push(`a use of ${n.text} at line ${lineOf(n)}${where}`);
-      }
-      ts.forEachChild(n, visit);
-    };
-    visit(fn.body);
-    onStack.delete(fn.name);
-  };
-  for (const fn of start) inspect(fn);
-  return [...new Set(found)];
+  return loopViolations(source, FILE, method, OTHER_VERSIONS);
 }
 
 const noLoopsTest: HiddenTest = {
@@ -500,11 +376,23 @@ const predictTest: HiddenTest = {
   },
 };
 
+const K = "KNearestNeighbor";
+const kNearestFamily = ["kNearest", "kNearestParallel", "knnPredict", "knnPredictParallel"];
+
+/** The library's exports that do each exercise's work: an exercise that reaches one earns nothing. */
+export const libEquivalents: LibEquivalents = {
+  [`${K}.computeDistancesTwoLoops`]: ["pairwiseDistances", ...kNearestFamily],
+  [`${K}.computeDistancesOneLoop`]: ["pairwiseDistances", ...kNearestFamily],
+  [`${K}.computeDistancesNoLoops`]: ["pairwiseDistances", ...kNearestFamily],
+  [`${K}.predictLabels`]: ["voteNeighbours", "majorityVote", ...kNearestFamily],
+  [`${K}.predict`]: ["pairwiseDistances", "voteNeighbours", "majorityVote", ...kNearestFamily],
+};
+
 export const tests: HiddenTest[] = [
-  ...VERSIONS.map(distanceTest),
-  agreementTest,
-  noLoopsTest,
-  predictLabelsRandomTest,
-  predictLabelsEdgeTest,
-  predictTest,
+  ...VERSIONS.map((v) => ({ ...distanceTest(v), exercises: [`${K}.${v}`] })),
+  { ...agreementTest, exercises: VERSIONS.map((v) => `${K}.${v}`) },
+  { ...noLoopsTest, exercises: [`${K}.computeDistancesNoLoops`] },
+  { ...predictLabelsRandomTest, exercises: [`${K}.predictLabels`] },
+  { ...predictLabelsEdgeTest, exercises: [`${K}.predictLabels`] },
+  { ...predictTest, exercises: [`${K}.predict`] },
 ];

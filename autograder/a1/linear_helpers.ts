@@ -12,7 +12,7 @@ import {
 } from "@semantic-gap/lib";
 import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
 import { cloneValue } from "../src/in-process.js";
-import { callsTo, findFunction, lineOf, loopsIn, parse } from "../src/structure.js";
+import { loopViolations } from "../src/rules.js";
 import type { HiddenTest, Student, TestPart } from "../src/types.js";
 
 // Shared pieces of the A1 hidden tests for the linear classifiers and the two-layer net. Every tolerance is
@@ -152,16 +152,6 @@ export function unchangedPart(before: unknown[], after: unknown[], names: string
 }
 
 /**
- * Loop statements (for, for-of, for-in, while, do) and `.forEach(` calls inside the named function of a
- * source file, as 1-based line numbers, or null when the function is not found.
- */
-export function loopsInFunction(source: string, fnName: string): number[] | null {
-  const body = findFunction(parse(source), fnName);
-  if (!body) return null;
-  return [...loopsIn(body), ...callsTo(body, "forEach")].map(lineOf).sort((a, b) => a - b);
-}
-
-/**
  * A test that `fnName` in `file` is vectorized: it must first compute the right loss and gradient on a
  * small random case (so a stub, which has no loops either, earns nothing), then contain no explicit loops.
  */
@@ -185,13 +175,13 @@ export function noLoopsTest(prefix: string, file: string, fnName: string, ref: R
 /** A part checking that `fnName` in `file` has no explicit loops (when the source is available). */
 export function noLoopsPart(source: string | null, file: string, fnName: string, weight = 1): TestPart {
   if (source === null) return expectThat("no explicit loops", false, `${file} was not found`, weight);
-  const lines = loopsInFunction(source, fnName);
-  if (lines === null) return expectThat("no explicit loops", false, `could not find the function ${fnName} in ${file}`, weight);
-  const where = lines.length === 1 ? `a loop at line ${lines[0]}` : `loops at lines ${lines.join(", ")}`;
+  // The grader's rule engine: loops in the function and in every helper of the file it reaches.
+  const found = loopViolations(source, file, fnName);
+  if (found === null) return expectThat("no explicit loops", false, `could not find the function ${fnName} in ${file}`, weight);
   return expectThat(
     "no explicit loops",
-    lines.length === 0,
-    `${fnName} contains ${where} (for/while/forEach); the vectorized version should use whole-tensor operations only`,
+    found.length === 0,
+    `${fnName} contains ${found.join("; ")}; the vectorized version should use whole-tensor operations only`,
     weight,
   );
 }

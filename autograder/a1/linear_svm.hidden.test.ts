@@ -71,7 +71,7 @@ describe("linear_svm hidden tests", () => {
     const broken = patchedStudent(solutions, {}, { [FILE]: src });
     const results = await runInProcess(tests, broken, 9);
     expect(failures(results)).toEqual([
-      "linear_svm: svmLossVectorized has no explicit loops / no explicit loops: no explicit loops: svmLossVectorized contains a loop at line 2 (for/while/forEach); the vectorized version should use whole-tensor operations only",
+      "linear_svm: svmLossVectorized has no explicit loops / no explicit loops: no explicit loops: svmLossVectorized contains a for loop at line 2; the vectorized version should use whole-tensor operations only",
     ]);
   });
 

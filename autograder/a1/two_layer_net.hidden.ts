@@ -12,7 +12,7 @@ import {
 } from "@semantic-gap/lib";
 import { TwoLayerNet as RefNet, type TwoLayerNetParams } from "../../solutions/a1/two_layer_net.js";
 import { compareLabels, compareNumber, compareTensor, expectThat } from "../src/compare.js";
-import type { HiddenTest, Student, TestPart } from "../src/types.js";
+import type { HiddenTest, LibEquivalents, Student, TestPart } from "../src/types.js";
 import { allFinite, asNumberArray, blobs, intBetween, meanOf, randomLabels } from "./linear_helpers.js";
 
 const FILE = "two_layer_net.ts";
@@ -221,4 +221,18 @@ const trainTest: HiddenTest = {
   },
 };
 
-export const tests: HiddenTest[] = [initTest, lossTest, trainTest];
+// The library's layers (affine, ReLU, softmax loss) and training loop do the net's work.
+const layers = ["affineForward", "affineBackward", "reluForward", "reluBackward", "affineReluForward", "affineReluBackward", "softmaxLoss", "svmLoss"];
+
+/** The library's exports that do each exercise's work: an exercise that reaches one earns nothing. */
+export const libEquivalents: LibEquivalents = {
+  "TwoLayerNet.loss": layers,
+  "TwoLayerNet.train": ["Solver", "sgd", "sgdMomentum", "rmsprop", "adam", "trainLinear", "trainLinearAsync"],
+  "TwoLayerNet.predict": [...layers, "predictLinear"],
+};
+
+export const tests: HiddenTest[] = [
+  { ...initTest, exercises: ["TwoLayerNet.constructor", "TwoLayerNet.loss"] },
+  { ...lossTest, exercises: ["TwoLayerNet.loss"] },
+  { ...trainTest, exercises: ["TwoLayerNet.train", "TwoLayerNet.predict", "TwoLayerNet.loss"] },
+];

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { paths } from "./paths.js";
-import type { HiddenTest } from "./types.js";
+import type { HiddenTest, LibEquivalents } from "./types.js";
 
 /** A hidden or public test with where it came from. */
 export interface LoadedTest {
@@ -11,6 +11,8 @@ export interface LoadedTest {
   module: string;
   /** Gradescope's test number, "module.test", e.g. "1.3". */
   number: string;
+  /** The module's `libEquivalents` (exercise -> library exports that do its work). */
+  libEquivalents?: LibEquivalents;
 }
 
 /** Test module files of a folder: `*.hidden.ts` and `*.public.ts`, sorted by name (not their vitest files). */
@@ -32,8 +34,13 @@ export async function loadTests(assignment: string, dir = paths.tests(assignment
   const modules = testModules(dir, which);
   for (let m = 0; m < modules.length; m++) {
     const file = modules[m];
-    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { tests?: unknown };
+    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { tests?: unknown; libEquivalents?: unknown };
     if (!Array.isArray(mod.tests)) throw new Error(`${file} must export \`tests: HiddenTest[]\``);
+    const eq = mod.libEquivalents;
+    const eqOk =
+      eq === undefined ||
+      (typeof eq === "object" && eq !== null && Object.values(eq).every((v) => Array.isArray(v) && v.every((x) => typeof x === "string")));
+    if (!eqOk) throw new Error(`${file}: libEquivalents must map exercise names to arrays of library export names`);
     mod.tests.forEach((t: HiddenTest, i: number) => {
       const ok =
         t &&
@@ -45,7 +52,10 @@ export async function loadTests(assignment: string, dir = paths.tests(assignment
       if (!ok) throw new Error(`${file}: test #${i + 1} is not a HiddenTest (name, files, maxScore, run)`);
       if (names.has(t.name)) throw new Error(`${file}: duplicate test name "${t.name}"`);
       names.add(t.name);
-      out.push({ test: t, module: file, number: `${m + 1}.${i + 1}` });
+      if (t.exercises !== undefined && !(Array.isArray(t.exercises) && t.exercises.every((x) => typeof x === "string"))) {
+        throw new Error(`${file}: test "${t.name}" has exercises that are not a list of names`);
+      }
+      out.push({ test: t, module: file, number: `${m + 1}.${i + 1}`, libEquivalents: eq as LibEquivalents | undefined });
     });
   }
   return out;

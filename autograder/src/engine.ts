@@ -7,7 +7,7 @@ import { encodeValue, HANDLE_TAG } from "./codec.js";
 import { describeStudentError } from "./compare.js";
 import { compileSubmission } from "./compile.js";
 import { loadTests, type LoadedTest } from "./discover.js";
-import { hashName } from "./in-process.js";
+import { delegationPart, fractionOf, roundPoints, testRng, validParts } from "./scoring.js";
 import { paths } from "./paths.js";
 import { getRuntime } from "./runtime.js";
 import { ChildSession, removeTree, sandboxMode, sandboxUid, type SandboxMode, type SandboxOptions, type SandboxRequest } from "./sandbox.js";
@@ -114,7 +114,7 @@ export function assignmentFiles(assignment: string): string[] {
   return [];
 }
 
-const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+const round = roundPoints;
 
 /**
  * Grades one submission: stages and compiles its files, runs each test against a child process, and returns
@@ -320,6 +320,8 @@ class Engine {
     });
     const missing = t.files.filter((f) => !this.sources.has(f));
     if (missing.length > 0) return fail(`needs ${missing.join(", ")}, which your submission does not contain`, "missing-file");
+    const delegated = delegationPart(t, lt.libEquivalents, (f) => this.source(f));
+    if (delegated) return fail(delegated.message!);
     // Files that failed to load fail each call at once (TestCall.check); a test that only reads the
     // source (a structural check) still runs.
 
@@ -335,7 +337,7 @@ class Engine {
     let outcome: TestPart[] | "timeout" | { error: unknown };
     try {
       outcome = await Promise.race([
-        t.run(ctx.student(), { seed, rng: new Rng(seed ^ hashName(t.name)) }).then(
+        t.run(ctx.student(), { seed, rng: testRng(seed, t.name) }).then(
           (parts) => parts,
           (error: unknown) => ({ error }),
         ),
@@ -362,17 +364,13 @@ class Engine {
       return fail(`the grader could not check this result (${msg})`, "grader-error");
     }
     const parts = outcome;
-    const valid =
-      parts.length > 0 &&
-      parts.every((p) => p && typeof p.name === "string" && typeof p.passed === "boolean" && typeof p.weight === "number" && p.weight >= 0);
-    if (!valid) return fail("the grader could not check this result (the test returned no valid parts)", "grader-error");
-    const total = parts.reduce((a, p) => a + p.weight, 0);
-    const earned = parts.reduce((a, p) => a + (p.passed ? p.weight : 0), 0);
-    const fraction = total > 0 ? earned / total : 0;
+    if (!validParts(parts)) return fail("the grader could not check this result (the test returned no valid parts)", "grader-error");
+    const fraction = fractionOf(parts);
+    const earned = fraction;
     const messages = parts.filter((p) => !p.passed).map((p) => p.message ?? `${p.name}: failed`);
     return {
       ...base,
-      score: round(t.maxScore * fraction),
+      score: roundPoints(t.maxScore * fraction),
       status: fraction >= 1 ? "passed" : earned > 0 ? "partial" : "failed",
       parts,
       output: messages.length > 0 ? messages.join("\n") : "passed",

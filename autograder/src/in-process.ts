@@ -1,8 +1,9 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Rng, isTensor, tensor } from "@semantic-gap/lib";
-import { StudentError, type HiddenTest, type Student, type StudentObject, type TestPart } from "./types.js";
+import { isTensor, tensor } from "@semantic-gap/lib";
+import { delegationPart, fractionOf, testRng, validParts } from "./scoring.js";
+import { StudentError, type HiddenTest, type LibEquivalents, type Student, type StudentObject, type TestPart } from "./types.js";
 
 /**
  * A Student that imports the files of `dir` into this process. Only for trusted code (the reference
@@ -83,36 +84,36 @@ export function cloneValue(v: unknown): unknown {
   return v;
 }
 
-/** Runs tests against a Student in this process; returns each test's parts and fraction earned. */
+/**
+ * Runs tests against a Student in this process, with the engine's own seeding, scoring and delegation rule
+ * (pass the module's `libEquivalents` to apply it); returns each test's parts and fraction earned.
+ */
 export async function runInProcess(
   tests: HiddenTest[],
   student: Student,
   seed: number,
+  equivalents?: LibEquivalents,
 ): Promise<Array<{ name: string; fraction: number; parts: TestPart[] }>> {
   const results = [];
   for (const t of tests) {
     let parts: TestPart[];
-    try {
-      parts = await t.run(student, { seed, rng: new Rng(seed ^ hashName(t.name)) });
-    } catch (e) {
-      parts = [{ name: "run", weight: 1, passed: false, message: e instanceof Error ? e.message : String(e) }];
+    const delegated = delegationPart(t, equivalents, (f) => student.source(f));
+    if (delegated) parts = [delegated];
+    else {
+      try {
+        parts = await t.run(student, { seed, rng: testRng(seed, t.name) });
+      } catch (e) {
+        parts = [{ name: "run", weight: 1, passed: false, message: e instanceof Error ? e.message : String(e) }];
+      }
+      if (!validParts(parts)) parts = [{ name: "run", weight: 1, passed: false, message: "the test returned no valid parts" }];
     }
-    const total = parts.reduce((a, p) => a + p.weight, 0);
-    const earned = parts.reduce((a, p) => a + (p.passed ? p.weight : 0), 0);
-    results.push({ name: t.name, fraction: total > 0 ? earned / total : 0, parts });
+    results.push({ name: t.name, fraction: fractionOf(parts), parts });
   }
   return results;
 }
 
-/** A 32-bit FNV-1a hash of a test name, to give each test its own stream from the run's seed. */
-export function hashName(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
+/** A 32-bit FNV-1a hash of a test name (kept here for existing imports; it lives in scoring.ts). */
+export { hashName } from "./scoring.js";
 
 type InProcessResults = Awaited<ReturnType<typeof runInProcess>>;
 
