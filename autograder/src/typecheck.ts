@@ -36,7 +36,18 @@ const { workerData, parentPort } = require("node:worker_threads");
 const path = require("node:path");
 const { createRequire } = require("node:module");
 const ts = createRequire(path.join(workerData.root, "package.json"))("typescript");
-const dir = path.join(workerData.root, "__submission__");
+// The submission lives in a folder of its own at the root of a virtual tree: a relative import cannot
+// reach the repository, and the checker reads nothing but the submission, the library's declarations
+// and the compiler's and Node's own declarations (so no message can quote a solution or a hidden test).
+const dir = path.join(path.parse(workerData.root).root, "__submission__");
+const allowed = [
+  path.dirname(workerData.libTypes) + path.sep,
+  path.join(workerData.root, "node_modules", "typescript") + path.sep,
+  path.join(workerData.root, "node_modules", "@types") + path.sep,
+];
+const readable = (f) => allowed.some((a) => path.resolve(f).startsWith(a));
+// Folders on the way to the allowed ones may be looked at (not read).
+const onTheWay = (d) => allowed.some((a) => a.startsWith(path.resolve(d) + path.sep)) || readable(d + path.sep);
 const files = new Map(Object.entries(workerData.files).map(([n, s]) => [path.join(dir, n), s]));
 const options = {
   strict: true,
@@ -55,14 +66,14 @@ const options = {
 const host = ts.createCompilerHost(options);
 const getSourceFile = host.getSourceFile.bind(host);
 host.getSourceFile = (f, lang, onError, create) =>
-  files.has(f) ? ts.createSourceFile(f, files.get(f), lang, true) : getSourceFile(f, lang, onError, create);
+  files.has(f) ? ts.createSourceFile(f, files.get(f), lang, true) : readable(f) ? getSourceFile(f, lang, onError, create) : undefined;
 const fileExists = host.fileExists.bind(host);
-host.fileExists = (f) => files.has(f) || fileExists(f);
+host.fileExists = (f) => files.has(f) || (readable(f) && fileExists(f));
 const directoryExists = host.directoryExists ? host.directoryExists.bind(host) : () => true;
-host.directoryExists = (d) => d === dir || directoryExists(d);
+host.directoryExists = (d) => d === dir || (onTheWay(d) && directoryExists(d));
 host.realpath = (f) => f;
 const readFile = host.readFile.bind(host);
-host.readFile = (f) => (files.has(f) ? files.get(f) : readFile(f));
+host.readFile = (f) => (files.has(f) ? files.get(f) : readable(f) ? readFile(f) : undefined);
 const program = ts.createProgram([...files.keys()], options, host);
 const out = [];
 for (const d of ts.getPreEmitDiagnostics(program)) {
