@@ -1,5 +1,27 @@
 import type { GradeReport, TestResult } from "./engine.js";
 
+/**
+ * Text the student controls (file names, error messages, printed output), made safe to show: escape
+ * sequences and other control characters removed (tabs become spaces), bidirectional-override and
+ * zero-width characters removed, each line cut at `maxLine` characters and the text at `maxLines` lines.
+ */
+export function clean(text: string, maxLine = 400, maxLines = 200): string {
+  const stripped = String(text)
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, "") // CSI sequences (colours, cursor moves)
+    .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)?/g, "") // OSC sequences (titles, links)
+    .replace(/\t/g, " ")
+    .replace(/\r\n?/g, "\n")
+    .replace(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/g, "")
+    .replace(/[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g, "");
+  const lines = stripped.split("\n");
+  const out = lines.slice(0, maxLines).map((l) => (l.length > maxLine ? `${l.slice(0, maxLine - 1)}…` : l));
+  if (lines.length > maxLines) out.push(`... (${lines.length - maxLines} more lines)`);
+  return out.join("\n");
+}
+
+/** One line of student-controlled text (a file name, a submission name). */
+const one = (text: string, max = 200): string => clean(text, max, 1).split("\n")[0];
+
 /** Formats a number of points without trailing zeros: 3, 2.5, 0.3333. */
 export function pts(x: number): string {
   return String(Math.round(x * 1e4) / 1e4);
@@ -30,13 +52,13 @@ const statusMark: Record<TestResult["status"], string> = { passed: "pass", parti
  */
 export function formatTable(r: GradeReport, mode: "grade" | "check" = "grade", width = 100): string {
   const lines: string[] = [];
-  const title = mode === "check" ? `Public checks for ${r.assignment}` : `Grading ${r.submission} (${r.assignment})`;
+  const title = mode === "check" ? `Public checks for ${r.assignment}` : `Grading ${one(r.submission)} (${r.assignment})`;
   lines.push(title, "");
-  const found = Object.entries(r.files.found).map(([n, at]) => (n === at ? n : `${n} (${at})`));
+  const found = Object.entries(r.files.found).map(([n, at]) => (n === at ? n : `${n} (${one(at)})`));
   lines.push(`Files found: ${found.length > 0 ? found.join(", ") : "none"}`);
   if (r.files.missing.length > 0) lines.push(`Files missing: ${r.files.missing.join(", ")}`);
-  if (r.files.ignored.length > 0) lines.push(`Ignored: ${r.files.ignored.slice(0, 8).join(", ")}${r.files.ignored.length > 8 ? ", ..." : ""}`);
-  for (const p of r.problems) lines.push(`Problem: ${p}`);
+  if (r.files.ignored.length > 0) lines.push(`Ignored: ${r.files.ignored.slice(0, 8).map((n) => one(n)).join(", ")}${r.files.ignored.length > 8 ? ", ..." : ""}`);
+  for (const p of r.problems) lines.push(`Problem: ${one(p, 400)}`);
   lines.push("");
   const nameW = Math.min(58, Math.max(4, ...r.tests.map((t) => t.name.length)));
   const scoreW = Math.max(6, ...r.tests.map((t) => `${pts(t.score)}/${pts(t.maxScore)}`.length));
@@ -46,18 +68,18 @@ export function formatTable(r: GradeReport, mode: "grade" | "check" = "grade", w
     const name = t.name.length > nameW ? `${t.name.slice(0, nameW - 1)}…` : t.name;
     lines.push(`${t.number.padEnd(5)} ${name.padEnd(nameW)} ${`${pts(t.score)}/${pts(t.maxScore)}`.padStart(scoreW)}  ${statusMark[t.status]}`);
     if (t.status !== "passed") {
-      for (const l of wrap(t.output, Math.max(30, width - 8)).slice(0, 8)) lines.push(`        ${l}`);
+      for (const l of wrap(clean(t.output), Math.max(30, width - 8)).slice(0, 8)) lines.push(`        ${l}`);
     }
   }
   lines.push("");
   if (r.compileErrors.length > 0) {
     lines.push("Syntax errors (these files could not load):");
-    for (const e of r.compileErrors) lines.push(`  ${e}`);
+    for (const e of r.compileErrors) lines.push(`  ${one(e, 400)}`);
     lines.push("");
   }
   if (r.typeErrors.length > 0) {
     lines.push("Type errors (reported for your information; they do not cost points by themselves):");
-    for (const e of r.typeErrors.slice(0, 15)) lines.push(`  ${e}`);
+    for (const e of r.typeErrors.slice(0, 15)) lines.push(`  ${one(e, 400)}`);
     if (r.typeErrors.length > 15) lines.push(`  ... and ${r.typeErrors.length - 15} more`);
     lines.push("");
   }
@@ -109,14 +131,15 @@ export function toGradescope(r: GradeReport): GradescopeResults {
   const head: string[] = [];
   const found = Object.keys(r.files.found);
   head.push(`Files found: ${found.length > 0 ? found.join(", ") : "none"}.`);
+  if (r.sandbox) head.push(`Sandbox: ${r.sandbox}.`);
   if (r.files.missing.length > 0) head.push(`Files missing: ${r.files.missing.join(", ")} (only the tests that need them score 0).`);
-  for (const p of r.problems) head.push(`Problem: ${p}`);
-  if (r.compileErrors.length > 0) head.push("Syntax errors:", ...r.compileErrors.map((e) => `  ${e}`));
+  for (const p of r.problems) head.push(`Problem: ${one(p, 400)}`);
+  if (r.compileErrors.length > 0) head.push("Syntax errors:", ...r.compileErrors.map((e) => `  ${one(e, 400)}`));
   if (r.typeErrors.length > 0) {
-    head.push("Type errors (for your information; they do not cost points by themselves):", ...r.typeErrors.slice(0, 15).map((e) => `  ${e}`));
+    head.push("Type errors (for your information; they do not cost points by themselves):", ...r.typeErrors.slice(0, 15).map((e) => `  ${one(e, 400)}`));
   }
   if (r.graderError) head.push(`The grader hit an internal problem (not caused by your code): ${r.graderError}. Please tell the course staff.`);
-  if (r.studentOutput.trim()) head.push("Your code printed (first lines):", r.studentOutput.slice(0, 2000));
+  if (r.studentOutput.trim()) head.push("Your code printed (first lines):", clean(r.studentOutput.slice(0, 2000), 200, 40));
   head.push(`Seed ${r.seed}.`);
   return {
     score: r.score,
@@ -131,15 +154,21 @@ export function toGradescope(r: GradeReport): GradescopeResults {
       score: t.score,
       max_score: t.maxScore,
       status: t.status === "passed" ? "passed" : "failed",
-      output: t.output,
+      output: clean(t.output),
       visibility: t.visibility,
     })),
   };
 }
 
-function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""').replace(/^([=+\-@])/, "'$1")}"` : s;
+/**
+ * A CSV cell that spreadsheets read as text: control characters removed, and a cell that starts like a
+ * formula (= + - @, or a tab or carriage return before one) prefixed with an apostrophe; quoted when needed.
+ */
+export function csvField(v: string | number): string {
+  if (typeof v === "number") return String(v);
+  let s = one(v, 500);
+  if (/^[=+\-@\t\r]/.test(s) || /^\s*[=+\-@]/.test(s)) s = `'${s}`;
+  return /[",\n\r]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** One gradebook row per submission (a failed submission keeps its row, with the error). */
