@@ -4,9 +4,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Rng, randn } from "@semantic-gap/lib";
 import { crossValidateK, foldBounds } from "../../solutions/a1/cross_validation.js";
 import { stubTypeScript } from "../src/generate.js";
-import { inProcessStudent, runInProcess, failures, failedParts, editedStudent } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failures, failedParts, editedStudent, sweepSeeds } from "../src/in-process.js";
 import type { Student } from "../src/types.js";
-import { referenceCrossValidation, referenceFolds, tests } from "./cross_validation.hidden.js";
+import { referenceCrossValidation, referenceFolds, tests, libEquivalents } from "./cross_validation.hidden.js";
 
 const solutionsDir = fileURLToPath(new URL("../../solutions/a1", import.meta.url));
 const solutions = inProcessStudent(solutionsDir);
@@ -23,13 +23,10 @@ function variant(edits: Array<[string, string]>, transform?: (src: string) => st
 }
 
 describe("cross_validation hidden tests", () => {
-  it("give the reference solution full marks for several grading seeds", async () => {
-    for (const seed of [1, 2, 3, 12345]) {
-      const results = await runInProcess(tests, solutions, seed);
-      expect(failures(results)).toEqual([]);
-      for (const r of results) expect(r.fraction).toBe(1);
-    }
-  });
+  it("give the reference solution full marks under 200 grading seeds", async () => {
+    // Every run draws a fresh seed and some parts are thresholds: no seed may cost a correct solution a point.
+    expect(await sweepSeeds(tests, solutions, libEquivalents, () => 200)).toEqual([]);
+  }, 600_000);
 
   it("the reference folds are numpy.array_split's (sizes worked by hand)", () => {
     // array_split(range(13), 5) -> sizes 3, 3, 3, 2, 2; array_split(range(12), 4) -> 3, 3, 3, 3.

@@ -5,9 +5,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { maxAbsDiff, randn, transpose } from "@semantic-gap/lib";
 import { KNearestNeighbor } from "../../solutions/a1/knn.js";
 import { stubTypeScript } from "../src/generate.js";
-import { inProcessStudent, runInProcess, failures, failedParts, editedStudent } from "../src/in-process.js";
+import { inProcessStudent, runInProcess, failures, failedParts, editedStudent, sweepSeeds } from "../src/in-process.js";
 import type { Student } from "../src/types.js";
-import { noLoopViolations, referenceDistances, tests } from "./knn.hidden.js";
+import { noLoopViolations, referenceDistances, tests, libEquivalents } from "./knn.hidden.js";
 
 const solutionsDir = fileURLToPath(new URL("../../solutions/a1", import.meta.url));
 const solutions = inProcessStudent(solutionsDir);
@@ -25,13 +25,10 @@ function variant(edits: Array<[string, string]>, transform?: (src: string) => st
 }
 
 describe("knn hidden tests", () => {
-  it("give the reference solution full marks for several grading seeds", async () => {
-    for (const seed of [1, 2, 3, 12345]) {
-      const results = await runInProcess(tests, solutions, seed);
-      expect(failures(results)).toEqual([]);
-      for (const r of results) expect(r.fraction).toBe(1);
-    }
-  });
+  it("give the reference solution full marks under 200 grading seeds (50 for the slowest tests)", async () => {
+    // Every run draws a fresh seed and some parts are thresholds: no seed may cost a correct solution a point.
+    expect(await sweepSeeds(tests, solutions, libEquivalents, (name) => (name.includes("on random inputs and edge cases") || name.includes("the three distance versions agree") ? 50 : 200))).toEqual([]);
+  }, 600_000);
 
   it("the reference solution honours strided views (checked here, where no process boundary copies them)", () => {
     const trT = randn([6, 25], 1); // (D, N): its transpose is a non-contiguous (N, D) view

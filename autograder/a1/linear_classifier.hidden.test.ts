@@ -2,9 +2,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { matmul, type Labels, type Tensor } from "@semantic-gap/lib";
 import { LinearSVM, Softmax, type TrainOptions } from "../../solutions/a1/linear_classifier.js";
-import { inProcessStudent, runInProcess, failedParts } from "../src/in-process.js";
-import { patchedStudent } from "./linear_helpers.js";
-import { tests } from "./linear_classifier.hidden.js";
+import { inProcessStudent, runInProcess, failedParts, sweepSeeds, patchedStudent } from "../src/in-process.js";
+import { tests, libEquivalents } from "./linear_classifier.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "linear_classifier.ts";
@@ -40,13 +39,10 @@ class AscendingSVM extends LinearSVM {
 }
 
 describe("linear_classifier hidden tests", () => {
-  it("give the reference solution full marks for several grading seeds", async () => {
-    for (const seed of [1, 2, 3, 12345]) {
-      const results = await runInProcess(tests, solutions, seed);
-      expect(results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name}: ${p.message}`))).toEqual([]);
-      for (const r of results) expect(r.fraction).toBe(1);
-    }
-  });
+  it("give the reference solution full marks under 200 grading seeds (50 for the slowest tests)", async () => {
+    // Every run draws a fresh seed and some parts are thresholds: no seed may cost a correct solution a point.
+    expect(await sweepSeeds(tests, solutions, libEquivalents, (name) => (name.includes("learns three blobs") ? 50 : 200))).toEqual([]);
+  }, 600_000);
 
   it("a train that restarts from new weights loses only the continuation part", async () => {
     const results = await runInProcess(tests, patchedStudent(solutions, { [`${FILE}:LinearSVM`]: RestartingSVM }), 4);

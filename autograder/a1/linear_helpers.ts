@@ -11,7 +11,6 @@ import {
   type Tensor,
 } from "@semantic-gap/lib";
 import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
-import { cloneValue } from "../src/in-process.js";
 import { loopViolations } from "../src/rules.js";
 import type { HiddenTest, Student, TestPart } from "../src/types.js";
 
@@ -219,43 +218,6 @@ export function blobs(rng: Rng, n: number, d: number): { X: Tensor; y: Labels } 
     X.set(i, d, 1);
   }
   return { X, y };
-}
-
-/**
- * For the vitest checks of the hidden tests: a Student that behaves like `base` except for the given
- * functions and classes (keys "file:name") and source texts (keys "file"), to model a wrong submission.
- */
-export function patchedStudent(
-  base: Student,
-  overrides: Record<string, unknown>,
-  sources: Record<string, string> = {},
-): Student {
-  return {
-    call: (file, fn, ...args) => {
-      const f = overrides[`${file}:${fn}`] as ((...a: unknown[]) => unknown) | undefined;
-      return f ? Promise.resolve().then(() => f(...args.map(cloneValue))) : base.call(file, fn, ...args);
-    },
-    callWithArgs: async (file, fn, ...args) => {
-      const f = overrides[`${file}:${fn}`] as ((...a: unknown[]) => unknown) | undefined;
-      if (!f) return base.callWithArgs(file, fn, ...args);
-      const copies = args.map(cloneValue);
-      return { value: await f(...copies), argsAfter: copies };
-    },
-    construct: async (file, cls, ...args) => {
-      const C = overrides[`${file}:${cls}`] as (new (...a: unknown[]) => Record<string, unknown>) | undefined;
-      if (!C) return base.construct(file, cls, ...args);
-      const obj = new C(...args.map(cloneValue));
-      return {
-        call: async (m, ...a) => (obj[m] as (...x: unknown[]) => unknown).apply(obj, a.map(cloneValue)),
-        callWithArgs: async (m, ...a) => {
-          const copies = a.map(cloneValue);
-          return { value: await (obj[m] as (...x: unknown[]) => unknown).apply(obj, copies), argsAfter: copies };
-        },
-        get: async (prop) => obj[prop],
-      };
-    },
-    source: (file) => (file in sources ? sources[file] : base.source(file)),
-  };
 }
 
 /** Calls a student's loss function `fn` of `file` on a case, with the arguments as they were afterwards. */

@@ -2,21 +2,18 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Rng, add, maxAbsDiff, mul, randn, svmLossLinear } from "@semantic-gap/lib";
 import { svmLossNaive, svmLossVectorized } from "../../solutions/a1/linear_svm.js";
-import { inProcessStudent, runInProcess, failures, failedParts } from "../src/in-process.js";
-import { patchedStudent, randomLabels } from "./linear_helpers.js";
-import { tests } from "./linear_svm.hidden.js";
+import { inProcessStudent, runInProcess, failures, failedParts, sweepSeeds, patchedStudent } from "../src/in-process.js";
+import { randomLabels } from "./linear_helpers.js";
+import { tests, libEquivalents } from "./linear_svm.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "linear_svm.ts";
 
 describe("linear_svm hidden tests", () => {
-  it("give the reference solution full marks for several grading seeds", async () => {
-    for (const seed of [1, 2, 3, 12345]) {
-      const results = await runInProcess(tests, solutions, seed);
-      expect(failures(results)).toEqual([]);
-      for (const r of results) expect(r.fraction).toBe(1);
-    }
-  });
+  it("give the reference solution full marks under 200 grading seeds (50 for the slowest tests)", async () => {
+    // Every run draws a fresh seed and some parts are thresholds: no seed may cost a correct solution a point.
+    expect(await sweepSeeds(tests, solutions, libEquivalents, (name) => (name.includes("on random inputs") ? 50 : 200))).toEqual([]);
+  }, 600_000);
 
   it("the reference agrees with lib's independent svmLossLinear (1e-12)", () => {
     const rng = new Rng(99);

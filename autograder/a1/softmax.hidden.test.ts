@@ -19,9 +19,9 @@ import {
   type Tensor,
 } from "@semantic-gap/lib";
 import { softmaxLossNaive, softmaxLossVectorized } from "../../solutions/a1/softmax.js";
-import { inProcessStudent, runInProcess, failedParts } from "../src/in-process.js";
-import { patchedStudent, randomLabels } from "./linear_helpers.js";
-import { tests } from "./softmax.hidden.js";
+import { inProcessStudent, runInProcess, failedParts, sweepSeeds, patchedStudent } from "../src/in-process.js";
+import { randomLabels } from "./linear_helpers.js";
+import { tests, libEquivalents } from "./softmax.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "softmax.ts";
@@ -37,13 +37,10 @@ function unstableSoftmax(W: Tensor, X: Tensor, y: Labels, reg: number) {
 }
 
 describe("softmax hidden tests", () => {
-  it("give the reference solution full marks for several grading seeds", async () => {
-    for (const seed of [1, 2, 3, 12345]) {
-      const results = await runInProcess(tests, solutions, seed);
-      expect(results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name}: ${p.message}`))).toEqual([]);
-      for (const r of results) expect(r.fraction).toBe(1);
-    }
-  });
+  it("give the reference solution full marks under 200 grading seeds (50 for the slowest tests)", async () => {
+    // Every run draws a fresh seed and some parts are thresholds: no seed may cost a correct solution a point.
+    expect(await sweepSeeds(tests, solutions, libEquivalents, (name) => (name.includes("on random inputs") ? 50 : 200))).toEqual([]);
+  }, 600_000);
 
   it("the reference agrees with lib's independent softmaxLossLinear (1e-12), also for huge scores", () => {
     const rng = new Rng(98);

@@ -2,9 +2,9 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { add, evalNumericalGradient, mul, randn, relError, Rng, type Labels, type Tensor } from "@semantic-gap/lib";
 import { TwoLayerNet, type NetLoss } from "../../solutions/a1/two_layer_net.js";
-import { inProcessStudent, runInProcess, failedParts } from "../src/in-process.js";
-import { patchedStudent, randomLabels } from "./linear_helpers.js";
-import { tests } from "./two_layer_net.hidden.js";
+import { inProcessStudent, runInProcess, failedParts, sweepSeeds, patchedStudent } from "../src/in-process.js";
+import { randomLabels } from "./linear_helpers.js";
+import { tests, libEquivalents } from "./two_layer_net.hidden.js";
 
 const solutions = inProcessStudent(fileURLToPath(new URL("../../solutions/a1", import.meta.url)));
 const FILE = "two_layer_net.ts";
@@ -38,13 +38,10 @@ describe("two_layer_net hidden tests", () => {
     }
   });
 
-  it("give the reference solution full marks for several grading seeds", async () => {
-    for (const seed of [1, 2, 3, 12345]) {
-      const results = await runInProcess(tests, solutions, seed);
-      expect(results.flatMap((r) => r.parts.filter((p) => !p.passed).map((p) => `${r.name}: ${p.message}`))).toEqual([]);
-      for (const r of results) expect(r.fraction).toBe(1);
-    }
-  });
+  it("give the reference solution full marks under 200 grading seeds (50 for the slowest tests)", async () => {
+    // Every run draws a fresh seed and some parts are thresholds: no seed may cost a correct solution a point.
+    expect(await sweepSeeds(tests, solutions, libEquivalents, (name) => (name.includes("loss and gradients") || name.includes("train and predict") ? 50 : 200))).toEqual([]);
+  }, 600_000);
 
   it("regularizing with reg·ΣW² instead of 0.5·reg·ΣW² loses the regularized loss and weight-gradient parts only", async () => {
     const results = await runInProcess(tests, patchedStudent(solutions, { [`${FILE}:TwoLayerNet`]: FullRegNet }), 4);

@@ -8,15 +8,14 @@
  *   package-gradescope <a1> [--out file]
  *   bundle-student <a1> [--out file]
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { gradeBatch, progressLine } from "./batch.js";
-import { loadTests } from "./discover.js";
-import { assignmentFiles, gradeSubmission, type GradeOptions, type GradeReport } from "./engine.js";
+import { gradeBatch, listSubmissions, progressLine } from "./batch.js";
+import { inferAssignment, loadTests } from "./discover.js";
+import { gradeSubmission, type GradeOptions, type GradeReport } from "./engine.js";
 import { gradescopeZip, studentZip, writeZip } from "./package.js";
 import { paths, repoRoot } from "./paths.js";
 import { formatTable, toGradescope } from "./report.js";
-import { stageSubmission } from "./submission.js";
 
 interface Args {
   positional: string[];
@@ -58,27 +57,11 @@ function num(args: Args, key: string): number | undefined {
   return n;
 }
 
-/** The assignments that have tests. */
-function assignments(): string[] {
-  const dir = path.join(repoRoot, "autograder");
-  return readdirSync(dir).filter((n) => /^a\d+$/.test(n)).sort();
-}
-
-/** Picks the assignment whose file names the submission matches best. */
-function inferAssignment(submission: string): string {
-  let best: string | null = null;
-  let bestCount = 0;
-  for (const a of assignments()) {
-    const files = assignmentFiles(a);
-    if (files.length === 0) continue;
-    const n = stageSubmission(submission, files).sources.size;
-    if (n > bestCount) {
-      best = a;
-      bestCount = n;
-    }
-  }
-  if (!best) throw new UsageError("cannot tell which assignment this is; pass --assignment a1");
-  return best;
+/** The assignment the submissions' file names match best, or a usage error that says how to name it. */
+function inferOrExplain(submissions: string[]): string {
+  const a = inferAssignment(submissions);
+  if (!a) throw new UsageError("cannot tell which assignment this is; pass --assignment a1");
+  return a;
 }
 
 function gradeOptions(args: Args): Omit<GradeOptions, "assignment" | "submission"> {
@@ -99,7 +82,7 @@ function writeJson(file: string, value: unknown): void {
 async function grade(args: Args): Promise<number> {
   const batch = str(args, "batch");
   if (batch) {
-    const assignment = str(args, "assignment") ?? "a1";
+    const assignment = str(args, "assignment") ?? inferOrExplain(listSubmissions(batch));
     const started = Date.now();
     const tty = process.stderr.isTTY;
     const { rows } = await gradeBatch({
@@ -124,7 +107,7 @@ async function grade(args: Args): Promise<number> {
   }
   const submission = args.positional[0];
   if (!submission) throw new UsageError("usage: grade <submission folder or .zip> [--assignment a1] [--out results.json]");
-  const assignment = str(args, "assignment") ?? inferAssignment(submission);
+  const assignment = str(args, "assignment") ?? inferOrExplain([submission]);
   const out = str(args, "out");
   let report: GradeReport;
   try {

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { paths } from "./paths.js";
+import { paths, repoRoot } from "./paths.js";
+import { stageSubmission } from "./submission.js";
 import type { HiddenTest, LibEquivalents } from "./types.js";
 
 /** A hidden or public test with where it came from. */
@@ -59,4 +60,43 @@ export async function loadTests(assignment: string, dir = paths.tests(assignment
     });
   }
   return out;
+}
+
+/** The assignments that have a test folder (autograder/aN with test modules): the one list of them. */
+export function assignments(): string[] {
+  const dir = path.join(repoRoot, "autograder");
+  return readdirSync(dir)
+    .filter((n) => /^a\d+$/.test(n) && testModules(path.join(dir, n)).length > 0)
+    .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+}
+
+/** The stub files of an assignment: the .ts files of assignments/<a>/ (or solutions/<a>/ when not generated). */
+export function assignmentFiles(assignment: string): string[] {
+  for (const dir of [paths.assignments(assignment), paths.solutions(assignment)]) {
+    if (existsSync(dir)) {
+      const files = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !f.endsWith(".d.ts"));
+      if (files.length > 0) return files.sort();
+    }
+  }
+  return [];
+}
+
+/**
+ * The assignment whose file names the submissions match best (summed over them; single and batch grading
+ * both ask this), or null when none matches.
+ */
+export function inferAssignment(submissions: string[]): string | null {
+  let best: string | null = null;
+  let bestCount = 0;
+  for (const a of assignments()) {
+    const files = assignmentFiles(a);
+    if (files.length === 0) continue;
+    let n = 0;
+    for (const s of submissions) n += stageSubmission(s, files).sources.size;
+    if (n > bestCount) {
+      best = a;
+      bestCount = n;
+    }
+  }
+  return best;
 }

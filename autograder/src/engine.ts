@@ -6,7 +6,7 @@ import { Rng } from "@semantic-gap/lib";
 import { encodeValue, HANDLE_TAG } from "./codec.js";
 import { describeStudentError } from "./compare.js";
 import { compileSubmission } from "./compile.js";
-import { loadTests, type LoadedTest } from "./discover.js";
+import { assignmentFiles, loadTests, type LoadedTest } from "./discover.js";
 import { delegationPart, fractionOf, roundPoints, testRng, validParts } from "./scoring.js";
 import { paths } from "./paths.js";
 import { getRuntime } from "./runtime.js";
@@ -103,16 +103,8 @@ export class GraderFailure extends Error {
 }
 const startupTimeoutMs = 20_000;
 
-/** The stub files of an assignment: the .ts files of assignments/<a>/ (or solutions/<a>/ when not generated). */
-export function assignmentFiles(assignment: string): string[] {
-  for (const dir of [paths.assignments(assignment), paths.solutions(assignment)]) {
-    if (existsSync(dir)) {
-      const files = readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !f.endsWith(".d.ts"));
-      if (files.length > 0) return files.sort();
-    }
-  }
-  return [];
-}
+/** The stub files of an assignment (kept here for existing imports; it lives in discover.ts). */
+export { assignmentFiles } from "./discover.js";
 
 const round = roundPoints;
 

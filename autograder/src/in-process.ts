@@ -112,6 +112,30 @@ export async function runInProcess(
   return results;
 }
 
+/**
+ * Runs each test against `student` under many grading seeds (`seedsFor(test name)` of them, 200 unless it
+ * says otherwise) and returns every part lost, as `seed N: test / part: message`. A correct solution must
+ * give an empty list: then no grading run can cost it a point by chance.
+ */
+export async function sweepSeeds(
+  tests: HiddenTest[],
+  student: Student,
+  equivalents?: LibEquivalents,
+  seedsFor: (testName: string) => number = () => 200,
+): Promise<string[]> {
+  const lost: string[] = [];
+  for (const t of tests) {
+    const n = seedsFor(t.name);
+    for (let i = 0; i < n; i++) {
+      // Seeds spread over the range a run draws from (a run's seed is a random 31-bit integer).
+      const seed = (Math.imul(i + 1, 0x9e3779b1) >>> 1) % 2147483647;
+      const [r] = await runInProcess([t], student, seed, equivalents);
+      for (const p of r.parts) if (!p.passed) lost.push(`seed ${seed}: ${t.name} / ${p.name}: ${p.message}`);
+    }
+  }
+  return lost;
+}
+
 /** A 32-bit FNV-1a hash of a test name (kept here for existing imports; it lives in scoring.ts). */
 export { hashName } from "./scoring.js";
 
@@ -150,4 +174,41 @@ export function editedStudent(
   writeFileSync(path.join(dir, file), src);
   for (const s of opts.siblings ?? []) copyFileSync(path.join(fromDir, s), path.join(dir, s));
   return inProcessStudent(dir);
+}
+
+/**
+ * For the vitest checks of the hidden tests: a Student that behaves like `base` except for the given
+ * functions and classes (keys "file:name") and source texts (keys "file"), to model a wrong submission.
+ */
+export function patchedStudent(
+  base: Student,
+  overrides: Record<string, unknown>,
+  sources: Record<string, string> = {},
+): Student {
+  return {
+    call: (file, fn, ...args) => {
+      const f = overrides[`${file}:${fn}`] as ((...a: unknown[]) => unknown) | undefined;
+      return f ? Promise.resolve().then(() => f(...args.map(cloneValue))) : base.call(file, fn, ...args);
+    },
+    callWithArgs: async (file, fn, ...args) => {
+      const f = overrides[`${file}:${fn}`] as ((...a: unknown[]) => unknown) | undefined;
+      if (!f) return base.callWithArgs(file, fn, ...args);
+      const copies = args.map(cloneValue);
+      return { value: await f(...copies), argsAfter: copies };
+    },
+    construct: async (file, cls, ...args) => {
+      const C = overrides[`${file}:${cls}`] as (new (...a: unknown[]) => Record<string, unknown>) | undefined;
+      if (!C) return base.construct(file, cls, ...args);
+      const obj = new C(...args.map(cloneValue));
+      return {
+        call: async (m, ...a) => (obj[m] as (...x: unknown[]) => unknown).apply(obj, a.map(cloneValue)),
+        callWithArgs: async (m, ...a) => {
+          const copies = a.map(cloneValue);
+          return { value: await (obj[m] as (...x: unknown[]) => unknown).apply(obj, copies), argsAfter: copies };
+        },
+        get: async (prop) => obj[prop],
+      };
+    },
+    source: (file) => (file in sources ? sources[file] : base.source(file)),
+  };
 }

@@ -35,6 +35,19 @@ function toZip(files: string[], extra: Record<string, { text: string; exec?: boo
 
 const notTest = (p: string): boolean => !p.endsWith(".test.ts");
 
+/** Test support (in-process students for the vitest checks): never in a package; no packaged module may need it. */
+const testSupport = ["autograder/src/in-process.ts"];
+const graderSource = (): string[] => collect("autograder/src", (p) => !testSupport.includes(p));
+
+/** Refuses a package in which some file imports the test support it leaves out. */
+function checkNoTestSupport(files: string[]): void {
+  for (const f of files.filter((n) => n.endsWith(".ts"))) {
+    if (/from\s+["'][^"']*\/in-process(\.js|\.ts)?["']/.test(readFileSync(path.join(repoRoot, f), "utf8"))) {
+      throw new Error(`${f} imports autograder/src/in-process.ts, which is test support: only *.test.ts files may use it`);
+    }
+  }
+}
+
 const packageFiles = ["package.json", "package-lock.json", "tsconfig.json"];
 const libFiles = (): string[] => [
   ...collect("lib/package.json"),
@@ -98,12 +111,13 @@ export function gradescopeZip(assignment: string): { zip: Uint8Array; files: str
   const files = [
     ...packageFiles.filter((f) => existsSync(path.join(repoRoot, f))),
     ...libFiles(),
-    ...collect("autograder/src"),
+    ...graderSource(),
     ...collect(`autograder/${assignment}`, notTest),
     ...collect(`solutions/${assignment}`, notTest),
     ...collect(`assignments/${assignment}`, (p) => p.endsWith(".ts")),
     ...collect("data"),
   ];
+  checkNoTestSupport(files);
   const extra = {
     "setup.sh": { text: setupScript(), exec: true },
     run_autograder: { text: runAutograderScript(assignment), exec: true },
@@ -155,24 +169,54 @@ its own folder, so do not rely on reading files or printing results.
 `;
 }
 
+/**
+ * The bundle's package.json: the repository's, with only the scripts a student can run from the unpacked
+ * zip (set-up, Jupyter, the library build, the type check of what ships, the public checks).
+ */
+export function studentPackageJson(assignment: string): string {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as Record<string, unknown>;
+  const root = (pkg.scripts ?? {}) as Record<string, string>;
+  pkg.scripts = {
+    setup: root.setup,
+    start: root.start,
+    build: root.build,
+    typecheck: root.typecheck,
+    check: root.check,
+    test: `npm run check -- ${assignment}`,
+  };
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
+
+/** The bundle's tsconfig.json: the repository's, checking only the folders the bundle ships. */
+export function studentTsconfig(): string {
+  const cfg = JSON.parse(readFileSync(path.join(repoRoot, "tsconfig.json"), "utf8")) as { include?: string[] };
+  cfg.include = ["lib/src", "lib/tools", "assignments", "autograder", "notebooks"];
+  return `${JSON.stringify(cfg, null, 2)}\n`;
+}
+
 /** The students' zip: no solutions, no hidden tests (only public checks, which must not import solutions). */
 export function studentZip(assignment: string): { zip: Uint8Array; files: string[] } {
   if (!existsSync(paths.assignments(assignment))) throw new Error(`assignments/${assignment} does not exist; run npm run build:assignments`);
   const publicTests = testModules(paths.tests(assignment), "public").map((f) => `autograder/${assignment}/${f}`);
   const files = [
-    ...packageFiles.filter((f) => existsSync(path.join(repoRoot, f))),
+    ...packageFiles.filter((f) => f === "package-lock.json" && existsSync(path.join(repoRoot, f))),
     ...libFiles(),
     ...collect(`assignments/${assignment}`),
     ...collect("data"),
     ...collect("notebooks", (p) => notTest(p)),
-    ...collect("autograder/src"),
+    ...graderSource(),
     ...publicTests,
   ];
+  checkNoTestSupport(files);
   const shipped = new Set(files);
   for (const t of publicTests) checkPublicTest(t, shipped);
   const bad = files.filter((f) => f.startsWith("solutions/") || /\.hidden(\.test)?\.ts$/.test(f));
   if (bad.length > 0) throw new Error(`refusing to bundle ${bad.join(", ")}`);
-  const extra = { "README.md": { text: studentReadme(assignment) } };
+  const extra = {
+    "README.md": { text: studentReadme(assignment) },
+    "package.json": { text: studentPackageJson(assignment) },
+    "tsconfig.json": { text: studentTsconfig() },
+  };
   return { zip: toZip(files, extra), files: [...files, ...Object.keys(extra)] };
 }
 

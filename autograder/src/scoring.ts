@@ -59,7 +59,8 @@ export function delegationPart(
   }
   const found: string[] = [];
   for (const ex of test.exercises) {
-    const banned = equivalents[ex] ?? equivalents[ex.slice(ex.lastIndexOf(".") + 1)];
+    const own = (k: string): string[] | undefined => (Object.hasOwn(equivalents, k) && Array.isArray(equivalents[k]) ? equivalents[k] : undefined);
+    const banned = own(ex) ?? own(ex.slice(ex.lastIndexOf(".") + 1));
     if (!banned || banned.length === 0) continue;
     let file: string | null;
     try {

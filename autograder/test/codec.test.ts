@@ -40,7 +40,8 @@ describe("the IPC codec", () => {
     expect(() => decodeUntrusted(new Float64Array(11), { maxElements: 10, maxDepth: 5, maxString: 10 })).toThrow(/too large/);
     expect(() => encodeValue({ shape: [2], stride: [1], offset: 5, data: new Float64Array(2) })).toThrow(/outside its data/);
     expect(() => encodeValue({ shape: [2], stride: [1], offset: 0, data: new Float64Array(2), get x() { throw new Error("no"); } })).not.toThrow();
-    expect(CodecError).toBeDefined();
+    expect(() => decodeUntrusted({ [TENSOR_TAG]: true, shape: [1], data: [1] })).toThrow(CodecError);
+    expect(() => encodeValue("x".repeat(11), { maxElements: 10, maxDepth: 5, maxString: 10 })).toThrow(CodecError);
   });
 
   it("rebuilds objects key by key, dropping __proto__", () => {

@@ -124,6 +124,14 @@ describe("the students' bundle", () => {
       }
     }
     expect(new TextDecoder().decode(entries["README.md"])).toMatch(/npm run check -- a1/);
+    // Only scripts that work from the unpacked zip, each naming files that ship.
+    const scripts = (JSON.parse(new TextDecoder().decode(entries["package.json"])) as { scripts: Record<string, string> }).scripts;
+    expect(Object.keys(scripts).sort()).toEqual(["build", "check", "setup", "start", "test", "typecheck"]);
+    for (const cmd of Object.values(scripts)) {
+      for (const file of cmd.match(/[\w./-]+\.(m?js|ts)\b/g) ?? []) expect(names, cmd).toContain(file);
+    }
+    const include = (JSON.parse(new TextDecoder().decode(entries["tsconfig.json"])) as { include: string[] }).include;
+    for (const dir of include) expect(names.some((n) => n.startsWith(`${dir}/`)), dir).toBe(true);
   });
 
   it("runs the students' public checks from the unpacked bundle, on the stubs, without the solutions", () => {
