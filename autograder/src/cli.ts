@@ -3,6 +3,7 @@
  *
  *   grade <submission folder or .zip> [--assignment a1] [--out results.json] [--json report.json]
  *         [--seed N] [--timeout ms] [--memory MB] [--no-typecheck] [--no-netns] [--tests-dir dir] [--quiet]
+ *         [--sandbox auto|bubblewrap|unprivileged-user|permission-model-only]
  *   grade --batch <folder> [--assignment a1] [--csv grades.csv] [--out-dir dir] [--jobs N]
  *   check [a1] [folder]                  public checks, default folder assignments/<a>
  *   package-gradescope <a1> [--out file]
@@ -16,6 +17,7 @@ import { gradeSubmission, type GradeOptions, type GradeReport } from "./engine.j
 import { gradescopeZip, studentZip, writeZip } from "./package.js";
 import { paths, repoRoot } from "./paths.js";
 import { formatTable, toGradescope } from "./report.js";
+import type { SandboxRequest } from "./sandbox.js";
 
 interface Args {
   positional: string[];
@@ -25,7 +27,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
-  const valued = new Set(["assignment", "out", "json", "seed", "timeout", "batch", "csv", "out-dir", "jobs", "memory", "tests-dir"]);
+  const valued = new Set(["assignment", "out", "json", "seed", "timeout", "batch", "csv", "out-dir", "jobs", "memory", "tests-dir", "sandbox"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith("--")) {
@@ -64,6 +66,13 @@ function inferOrExplain(submissions: string[]): string {
   return a;
 }
 
+function sandboxFlag(v: string | undefined): SandboxRequest | undefined {
+  const modes: SandboxRequest[] = ["auto", "bubblewrap", "unprivileged-user", "permission-model-only"];
+  if (v === undefined) return undefined;
+  if (!modes.includes(v as SandboxRequest)) throw new UsageError(`--sandbox must be one of ${modes.join(", ")}`);
+  return v as SandboxRequest;
+}
+
 function gradeOptions(args: Args): Omit<GradeOptions, "assignment" | "submission"> {
   return {
     seed: num(args, "seed"),
@@ -71,6 +80,7 @@ function gradeOptions(args: Args): Omit<GradeOptions, "assignment" | "submission
     heapMb: num(args, "memory"),
     typecheck: !args.flags.has("no-typecheck"),
     netns: args.flags.has("no-netns") ? "off" : "auto",
+    sandbox: sandboxFlag(str(args, "sandbox")),
   };
 }
 

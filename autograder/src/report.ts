@@ -99,7 +99,7 @@ export function formatTable(r: GradeReport, mode: "grade" | "check" = "grade", w
     );
   } else {
     lines.push(`Total: ${pts(r.score)} / ${pts(r.maxScore)} points (${passed} of ${r.tests.length} tests passed)`);
-    lines.push(`Seed ${r.seed}, ${(r.executionTimeMs / 1000).toFixed(1)} s`);
+    lines.push(`Seed ${r.seed}, ${(r.executionTimeMs / 1000).toFixed(1)} s, sandbox: ${r.sandbox}`);
   }
   return lines.join("\n");
 }
