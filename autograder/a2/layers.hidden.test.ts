@@ -5,7 +5,7 @@ import * as lib from "@semantic-gap/lib";
 import { Rng, maxAbsDiff, randn, type Tensor } from "@semantic-gap/lib";
 import * as ref from "../../solutions/a2/layers.js";
 import { editedStudent, failedParts, failures, inProcessStudent, runInProcess } from "../src/in-process.js";
-import { tests } from "./layers.hidden.js";
+import { libEquivalents, tests } from "./layers.hidden.js";
 import { cachedStudent } from "./nn_helpers.js";
 import { tests as publicTests } from "./layers.public.js";
 
@@ -39,14 +39,17 @@ describe("layers hidden tests", () => {
     for (const r of results) expect(r.parts.map((p) => p.message).join(" "), r.name).toMatch(/Not implemented: \w+/);
   });
 
+  it("every test names the exercises it grades, and libEquivalents names real lib exports for each", () => {
+    for (const t of tests) expect(t.exercises?.length, t.name).toBeGreaterThan(0);
+    const exercises = [...new Set(tests.flatMap((t) => t.exercises ?? []))].sort();
+    expect(Object.keys(libEquivalents).sort()).toEqual(exercises);
+    for (const names of Object.values(libEquivalents)) for (const n of names) expect(n in lib, n).toBe(true);
+  });
+
   it("public checks pass on the reference and fail on the stubs", async () => {
     expect(failures(await runInProcess(publicTests, solutions, 1))).toEqual([]);
     const onStubs = await runInProcess(publicTests, stubs, 1);
     expect(onStubs.every((r) => r.parts.every((p) => !p.passed))).toBe(true);
-  });
-
-  it("every test names the exercises it grades", () => {
-    for (const t of tests) expect(t.exercises?.length, t.name).toBeGreaterThan(0);
   });
 
   it("the reference agrees with lib's independent layers (1e-12)", () => {

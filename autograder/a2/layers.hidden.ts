@@ -23,6 +23,7 @@ import {
   tanhBackward,
   tanhForward,
   toFloat64Array,
+  variance,
   type BatchnormParam,
   type Labels,
   type Rng,
@@ -254,7 +255,7 @@ const dropoutBackwardTest: HiddenTest = {
       const param = mode === "train" ? { p: c.p, mode, seed: c.seed } : { p: c.p, mode };
       const fwd = await studentCache(student, FILE, "dropoutForward", [c.x, param]);
       if (fwd.problem) {
-        parts.push(...failAll(names, fwd.problem));
+        parts.push({ ...expectThat(names[0], false, fwd.problem), weight: names.length });
         continue;
       }
       const got = await attempt(names[0], names.length, async () => {
@@ -283,10 +284,18 @@ const dropoutBackwardTest: HiddenTest = {
 
 // ---------------------------------------------------------------- batch normalization
 
+/**
+ * A random batchnorm case. Every feature's batch variance is kept above 0.25: near zero variance x̂ turns
+ * sharply with x and centred differences lose their accuracy (a batch of two with close values).
+ */
 function bnCase(rng: Rng, n: number): { x: Tensor; gamma: Tensor; beta: Tensor; dout: Tensor } {
   const d = intBetween(rng, 2, 6);
+  let x = randn([n, d], rng, 1 + 3 * rng.uniform());
+  for (let attempt = 0; n > 1 && attempt < 50 && toFloat64Array(variance(x, 0)).some((v) => v < 0.25); attempt++) {
+    x = randn([n, d], rng, 1 + 3 * rng.uniform());
+  }
   return {
-    x: map(randn([n, d], rng, 1 + 3 * rng.uniform()), (v) => v + 2),
+    x: map(x, (v) => v + 2),
     gamma: map(randn([d], rng, 0.5), (v) => v + 1),
     beta: randn([d], rng),
     dout: randn([n, d], rng),

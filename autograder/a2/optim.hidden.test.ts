@@ -6,7 +6,7 @@ import { Rng, maxAbsDiff, randn, type Tensor } from "@semantic-gap/lib";
 import * as ref from "../../solutions/a2/optim.js";
 import { editedStudent, failedParts, failures, inProcessStudent, runInProcess } from "../src/in-process.js";
 import { cachedStudent } from "./nn_helpers.js";
-import { tests } from "./optim.hidden.js";
+import { libEquivalents, tests } from "./optim.hidden.js";
 import { tests as publicTests } from "./optim.public.js";
 
 const FILE = "optim.ts";
@@ -32,6 +32,13 @@ describe("optim hidden tests", () => {
     const results = await runInProcess(tests, stubs, 3);
     expect(results.filter((r) => r.fraction > 0).map((r) => r.name)).toEqual([]);
     for (const r of results) expect(r.parts.map((p) => p.message).join(" "), r.name).toMatch(/Not implemented: \w+/);
+  });
+
+  it("every test names the exercises it grades, and libEquivalents names real lib exports for each", () => {
+    for (const t of tests) expect(t.exercises?.length, t.name).toBeGreaterThan(0);
+    const exercises = [...new Set(tests.flatMap((t) => t.exercises ?? []))].sort();
+    expect(Object.keys(libEquivalents).sort()).toEqual(exercises);
+    for (const names of Object.values(libEquivalents)) for (const n of names) expect(n in lib, n).toBe(true);
   });
 
   it("public checks pass on the reference and fail on the stubs", async () => {
