@@ -312,10 +312,10 @@ export function batchnormForward(x: Tensor, gamma: Tensor, beta: Tensor, bnParam
  */
 export function batchnormBackward(dout: Tensor, cache: BatchnormCache): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   checkTensor("batchnormBackward", "dout", dout, 2);
-  // TODO: dbeta = Σ dout over the examples, dgamma = Σ dout·x̂. With dx̂ = dout·gamma, the gradient through
-  // TODO: the normalization, the mean and the variance together is
-  // TODO: dx = (1/N)·(1/√(σ² + eps))·(N·dx̂ − Σ dx̂ − x̂·Σ(dx̂·x̂)), the sums over the examples, (D) each.
-  // TODO: Work it out on paper first (a computation graph helps); all three terms matter.
+  // TODO: dbeta (D) = Σ dout over the examples, dgamma (D) = Σ dout·x̂. For dx (N, D), remember that each x
+  // TODO: reaches the output three ways: directly through x − μ, through the batch mean μ, and through the
+  // TODO: batch variance σ². Draw the computation graph of the forward pass and backpropagate through it
+  // TODO: node by node (then, if you like, simplify the result to one expression); every path matters.
   // BEGIN SOLUTION
   const { xhat, gamma, invStd } = cache;
   const N = dout.shape[0];
