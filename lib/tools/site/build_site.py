@@ -181,13 +181,20 @@ def banner(st, kind):
         lines.append("*This is the students' version: outputs that would give an answer away are left out.*")
     figs = st.get("figures") or []
     if figs:
-        lines.append("")
-        lines.append("<details><summary>Figures this run measured</summary>")
-        lines.append("")
-        lines += [f"- {html.escape(f)}" for f in figs[:40]]
-        lines.append("")
-        lines.append("</details>")
+        # One raw HTML block: markdown inside <details> would be split apart on its way to reST.
+        items = "".join(f"<li>{html.escape(f)}</li>" for f in figs[:40])
+        lines += ["", f"<details><summary>Figures this run measured</summary><ul>{items}</ul></details>"]
     return nbformat.v4.new_markdown_cell("\n".join(lines), metadata={"semantic_gap_banner": True})
+
+
+BOLD_CODE = re.compile(r"\*\*`([^`]+)`\*\*")
+
+
+def fix_markdown(nb):
+    """reST cannot nest inline markup, so **`name`** (bold code) would show its backticks: raw HTML instead."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = BOLD_CODE.sub(lambda m: f"<strong><code>{html.escape(m.group(1))}</code></strong>", cell.source)
 
 
 def stage_notebook(repo, job, executed, solutions):
@@ -203,6 +210,7 @@ def stage_notebook(repo, job, executed, solutions):
     elif job.get("assignment"):
         kind = "solutions"
     strip_bundles(nb)
+    fix_markdown(nb)
     st = stamp(executed)
     at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("#") else 0
     nb.cells.insert(at, banner(st, kind))
