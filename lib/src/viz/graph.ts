@@ -22,6 +22,8 @@ export interface GraphEdge {
   color?: string;
   /** Dashed edges, e.g. for gradients flowing back. */
   dashed?: boolean;
+  /** False: the edge does not take part in ranking the nodes (a backward edge drawn against the flow). */
+  constraint?: boolean;
 }
 
 export interface GraphSpec {
@@ -65,6 +67,7 @@ export function graphToDot(g: GraphSpec): string {
     if (e.label !== undefined) attrs.push(`label=${quote(e.label)}`);
     if (e.color) attrs.push(`color=${quote(e.color)}`, `fontcolor=${quote(e.color)}`);
     if (e.dashed) attrs.push("style=dashed");
+    if (e.constraint === false) attrs.push("constraint=false");
     lines.push(`  ${quote(e.from)} -> ${quote(e.to)}${attrs.length ? ` [${attrs.join(", ")}]` : ""};`);
   }
   lines.push("}");
@@ -96,10 +99,14 @@ export async function graphSvg(g: GraphSpec | string): Promise<string> {
   }
 }
 
-/** Draws a graph with Graphviz and shows the SVG in the notebook (nothing outside a kernel); returns the SVG. */
-export async function showGraph(g: GraphSpec | string): Promise<string> {
-  const svg = await graphSvg(g);
-  // Graphviz's SVG starts with an XML prolog and a DOCTYPE, which do not belong inside HTML.
-  displayHtml(`<div class="sg-graph">${svg.slice(svg.indexOf("<svg"))}</div>`);
-  return svg;
+/** The SVG as an HTML fragment: Graphviz's XML prolog and DOCTYPE do not belong inside HTML. */
+export function svgFragment(svg: string): string {
+  const at = svg.indexOf("<svg");
+  if (at < 0) throw new RangeError("svgFragment: the text holds no <svg> element");
+  return `<div class="sg-graph">${svg.slice(at)}</div>`;
+}
+
+/** Draws a graph with Graphviz and shows it in the notebook (nothing outside a kernel). */
+export async function showGraph(g: GraphSpec | string): Promise<void> {
+  displayHtml(svgFragment(await graphSvg(g)));
 }
