@@ -36,23 +36,27 @@ async function run(student: Student, p: Program): Promise<Run | string> {
 
 const pick = (x: Float64Array, idx: number[]) => tensor(Float64Array.from(idx, (i) => x[i]), [idx.length]);
 
+/** One part per name over several cases: the first failure under that name, or a pass. */
+function firstFailures(names: string[], cases: TestPart[][]): TestPart[] {
+  return names.map((name) => cases.flat().find((part) => part.name === name && !part.passed) ?? { name, weight: 1, passed: true });
+}
+
 /** Parts comparing the values and the leaves' and inner nodes' gradients of several programs. */
 async function graphParts(student: Student, label: string, programs: Program[]): Promise<TestPart[]> {
-  const failed: Record<string, TestPart | undefined> = {};
+  const cases: TestPart[][] = [];
   for (const p of programs) {
     const got = await run(student, p);
     if (typeof got === "string") return [expectThat(`${label}: result`, false, got, 3)];
     const data = evaluate(p);
     const grad = gradients(p);
     const all = p.ops.map((_, i) => i);
-    const checks: Array<[string, TestPart]> = [
-      ["values", compareTensor(`${label}: values`, pick(got.data, all), pick(data, all), TOL)],
-      ["leaf gradients", compareTensor(`${label}: leaf gradients`, pick(got.grad, leavesOf(p)), pick(grad, leavesOf(p)), TOL)],
-      ["inner gradients", compareTensor(`${label}: inner gradients`, pick(got.grad, innerOf(p)), pick(grad, innerOf(p)), TOL)],
-    ];
-    for (const [key, part] of checks) if (!part.passed) failed[key] ??= part;
+    cases.push([
+      compareTensor(`${label}: values`, pick(got.data, all), pick(data, all), TOL),
+      compareTensor(`${label}: leaf gradients`, pick(got.grad, leavesOf(p)), pick(grad, leavesOf(p)), TOL),
+      compareTensor(`${label}: inner gradients`, pick(got.grad, innerOf(p)), pick(grad, innerOf(p)), TOL),
+    ]);
   }
-  return ["values", "leaf gradients", "inner gradients"].map((key) => failed[key] ?? { name: `${label}: ${key}`, weight: 1, passed: true });
+  return firstFailures(["values", "leaf gradients", "inner gradients"].map((key) => `${label}: ${key}`), cases);
 }
 
 const programs = (rng: Rng, count: number, shared: boolean): Program[] =>
@@ -143,7 +147,7 @@ export const tests: HiddenTest[] = [
     maxScore: 4,
     exercises: ["Value.zeroGrad", ...EVERY_OP, ...BACKWARD],
     async run(student, { rng }) {
-      const parts: Record<string, TestPart | undefined> = {};
+      const cases: TestPart[][] = [];
       const names = [
         "two passes: the leaves get twice the gradient",
         "two passes: the inner nodes hold one pass's gradient",
@@ -161,17 +165,14 @@ export const tests: HiddenTest[] = [
         const [t, z, a] = [twice, zeroed, again] as Run[];
         const all = p.ops.map((_, i) => i);
         const doubled = pick(grad, leaves).data.map((g) => 2 * g);
-        const found = [
+        cases.push([
           compareTensor(names[0], pick(t.grad, leaves), tensor(doubled, [leaves.length]), TOL),
           compareTensor(names[1], pick(t.grad, inner), pick(grad, inner), TOL),
           compareTensor(names[2], pick(z.grad, all), tensor(new Float64Array(all.length), [all.length]), { atol: 0, rtol: 0 }),
           compareTensor(names[3], pick(a.grad, all), pick(grad, all), TOL),
-        ];
-        found.forEach((part, i) => {
-          if (!part.passed) parts[names[i]] ??= part;
-        });
+        ]);
       }
-      return names.map((name) => parts[name] ?? { name, weight: 1, passed: true });
+      return firstFailures(names, cases);
     },
   },
 ];
