@@ -38,6 +38,39 @@ describe("layers hidden tests", () => {
     expect(maxAbsDiff(ref.dropoutForward(xb, drop).out, lib.dropoutForward(xb, drop).out)).toBe(0);
   });
 
+  it("the reference passes the curriculum's gradient check: relative error below 1e-8 for every layer and loss", () => {
+    const rng = new Rng(12);
+    const away = (shape: number[]) => lib.map(randn(shape, rng), (v) => (Math.abs(v) < 0.05 ? v + 0.1 : v));
+    const worst: Record<string, number> = {};
+    const check = (name: string, f: (t: Tensor) => Tensor, x: Tensor, dout: Tensor, dx: Tensor) => {
+      worst[name] = lib.relError(lib.evalNumericalGradientArray(f, x, dout), dx);
+    };
+    const x = away([5, 6]);
+    const d = randn([5, 6], rng);
+    const acts = { relu: [ref.reluForward, ref.reluBackward], leakyRelu: [ref.leakyReluForward, ref.leakyReluBackward], sigmoid: [ref.sigmoidForward, ref.sigmoidBackward], tanh: [ref.tanhForward, ref.tanhBackward], elu: [ref.eluForward, ref.eluBackward] } as const;
+    for (const [name, [fwd, bwd]] of Object.entries(acts)) {
+      check(name, (t) => fwd(t).out, x, d, (bwd as (a: Tensor, c: unknown) => { dx: Tensor })(d, fwd(x).cache).dx);
+    }
+    const w = randn([6, 3], rng);
+    const b = randn([3], rng);
+    const d3 = randn([5, 3], rng);
+    const ag = ref.affineBackward(d3, ref.affineForward(x, w, b).cache);
+    check("affine dx", (t) => ref.affineForward(t, w, b).out, x, d3, ag.dx);
+    check("affine dw", (t) => ref.affineForward(x, t, b).out, w, d3, ag.dw);
+    const g = randn([6], rng, 0.5, 1);
+    const be = randn([6], rng);
+    const bg = ref.batchnormBackward(d, ref.batchnormForward(x, g, be, { mode: "train" }).cache);
+    check("batchnorm dx", (t) => ref.batchnormForward(t, g, be, { mode: "train" }).out, x, d, bg.dx);
+    check("batchnorm dgamma", (t) => ref.batchnormForward(x, t, be, { mode: "train" }).out, g, d, bg.dgamma);
+    const drop = { p: 0.6, mode: "train" as const, seed: 4 };
+    check("dropout", (t) => ref.dropoutForward(t, drop).out, x, d, ref.dropoutBackward(d, ref.dropoutForward(x, drop).cache).dx);
+    const y = Int32Array.from([0, 1, 2, 0, 1]);
+    for (const [name, f] of [["svmLoss", ref.svmLoss], ["softmaxLoss", ref.softmaxLoss]] as const) {
+      worst[name] = lib.relError(lib.evalNumericalGradient((t) => f(t, y).loss, x), f(x, y).dx);
+    }
+    for (const [name, e] of Object.entries(worst)) expect(e, name).toBeLessThan(1e-8);
+  });
+
   it("batchnorm backward without the variance term (−x̂·Σ dx̂·x̂) loses dx only, and keeps the batch of one", async () => {
     expect(await lost([["const inner = sub(sub(mul(dxhat, N), sum(dxhat, 0)), mul(xhat, sum(mul(dxhat, xhat), 0)));", "const inner = sub(mul(dxhat, N), sum(dxhat, 0));"]])).toEqual([
       "layers: batchnormBackward / random batch: dx",
