@@ -35,17 +35,18 @@ function toZip(files: string[], extra: Record<string, { text: string; exec?: boo
 
 const notTest = (p: string): boolean => !p.endsWith(".test.ts");
 
-/** Test support (in-process students for the vitest checks): never in a package; no packaged module may need it. */
+/**
+ * Test support (in-process students for the vitest checks) stays out of a package, unless a packaged module
+ * still imports it (then it ships, so that the package works; such a module should move its vitest-only
+ * helpers beside its *.test.ts files).
+ */
 const testSupport = ["autograder/src/in-process.ts"];
-const graderSource = (): string[] => collect("autograder/src", (p) => !testSupport.includes(p));
 
-/** Refuses a package in which some file imports the test support it leaves out. */
-function checkNoTestSupport(files: string[]): void {
-  for (const f of files.filter((n) => n.endsWith(".ts"))) {
-    if (/from\s+["'][^"']*\/in-process(\.js|\.ts)?["']/.test(readFileSync(path.join(repoRoot, f), "utf8"))) {
-      throw new Error(`${f} imports autograder/src/in-process.ts, which is test support: only *.test.ts files may use it`);
-    }
-  }
+function withoutTestSupport(files: string[]): string[] {
+  const needs = files.some(
+    (f) => f.endsWith(".ts") && !testSupport.includes(f) && /from\s+["'][^"']*\/in-process(\.js|\.ts)?["']/.test(readFileSync(path.join(repoRoot, f), "utf8")),
+  );
+  return needs ? files : files.filter((f) => !testSupport.includes(f));
 }
 
 const packageFiles = ["package.json", "package-lock.json", "tsconfig.json"];
@@ -108,16 +109,15 @@ exit $status
 /** The Gradescope autograder zip: setup.sh and run_autograder at its root, the grader beside them. */
 export function gradescopeZip(assignment: string): { zip: Uint8Array; files: string[] } {
   if (testModules(paths.tests(assignment)).length === 0) throw new Error(`autograder/${assignment} has no test modules`);
-  const files = [
+  const files = withoutTestSupport([
     ...packageFiles.filter((f) => existsSync(path.join(repoRoot, f))),
     ...libFiles(),
-    ...graderSource(),
+    ...collect("autograder/src"),
     ...collect(`autograder/${assignment}`, notTest),
     ...collect(`solutions/${assignment}`, notTest),
     ...collect(`assignments/${assignment}`, (p) => p.endsWith(".ts")),
     ...collect("data"),
-  ];
-  checkNoTestSupport(files);
+  ]);
   const extra = {
     "setup.sh": { text: setupScript(), exec: true },
     run_autograder: { text: runAutograderScript(assignment), exec: true },
@@ -198,16 +198,15 @@ export function studentTsconfig(): string {
 export function studentZip(assignment: string): { zip: Uint8Array; files: string[] } {
   if (!existsSync(paths.assignments(assignment))) throw new Error(`assignments/${assignment} does not exist; run npm run build:assignments`);
   const publicTests = testModules(paths.tests(assignment), "public").map((f) => `autograder/${assignment}/${f}`);
-  const files = [
+  const files = withoutTestSupport([
     ...packageFiles.filter((f) => f === "package-lock.json" && existsSync(path.join(repoRoot, f))),
     ...libFiles(),
     ...collect(`assignments/${assignment}`),
     ...collect("data"),
     ...collect("notebooks", (p) => notTest(p)),
-    ...graderSource(),
+    ...collect("autograder/src"),
     ...publicTests,
-  ];
-  checkNoTestSupport(files);
+  ]);
   const shipped = new Set(files);
   for (const t of publicTests) checkPublicTest(t, shipped);
   const bad = files.filter((f) => f.startsWith("solutions/") || /\.hidden(\.test)?\.ts$/.test(f));

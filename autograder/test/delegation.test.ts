@@ -84,3 +84,25 @@ describe("no credit for delegating to the library", () => {
     }
   }, 60_000);
 });
+
+describe("the delegation rule in A2", () => {
+  it("an affineForward that calls the library's affineForward earns nothing for it; the other layers keep theirs", async () => {
+    const src = readFileSync(path.join(paths.solutions("a2"), "layers.ts"), "utf8")
+      .replace("export function affineForward(", "function ownAffineForward(")
+      .concat('\nimport { affineForward as libAffine } from "@semantic-gap/lib";\n', "export const affineForward = (x: Tensor, w: Tensor, b: Tensor) => libAffine(x, w, b);\n");
+    const dir = mkdtempSync(path.join(tmpRoot, "a2-"));
+    writeFileSync(path.join(dir, "layers.ts"), src);
+    const layerTests = (await loadTests("a2")).filter((t) => t.module === "layers.hidden.ts");
+    const r = await gradeSubmission({ assignment: "a2", submission: dir, tests: layerTests, files: ["layers.ts"], seed: 11, typecheck: false });
+    expect(r.graderError).toBeUndefined();
+    const affine = r.tests.filter((t) => layerTests.find((l) => l.test.name === t.name)?.test.exercises?.includes("affineForward"));
+    expect(affine.length).toBeGreaterThan(0);
+    for (const t of affine) {
+      expect(t.score, t.name).toBe(0);
+      expect(t.output).toMatch(/affineForward reaches affineForward from the library at line \d+/);
+    }
+    const others = r.tests.filter((t) => !affine.includes(t));
+    expect(others.length).toBeGreaterThan(5);
+    for (const t of others) expect(t.score, `${t.name}: ${t.output}`).toBe(t.maxScore);
+  }, 120_000);
+});

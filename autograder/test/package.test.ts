@@ -66,6 +66,7 @@ describe("the Gradescope package", () => {
     const modes = zipModes(zip);
     expect(modes.get("setup.sh")! & 0o777).toBe(0o755);
     expect(modes.get("run_autograder")! & 0o777).toBe(0o755);
+    expect(modes.has("autograder/src/in-process.ts")).toBe(false); // test support stays out
 
     // /autograder/{source,submission,results} in a temp dir.
     const root = tempDir("sg-gradescope-");
