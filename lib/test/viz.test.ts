@@ -13,6 +13,7 @@ import {
   tensorToPng,
   decisionRegions,
   errorBarPlot,
+  figureGrid,
   figureHtml,
   fromNested,
   heatmap,
@@ -196,6 +197,31 @@ describe("plotly figures", () => {
     expect(hm.data[0].text).toEqual([["0.50", "0.25"]]);
     const dr = decisionRegions({ x: [0, 1], y: [0, 1], z: [[0, 1], [1, 2]], classNames: ["a", "b", "c"] });
     expect(dr.data[0]).toMatchObject({ type: "heatmap", zmin: -0.5, zmax: 2.5 });
+  });
+
+  it("labels log axes at the decades, as powers of ten", () => {
+    const fig = linePlot([{ x: [1e-15, 1], y: [1, 2] }], { xType: "log" });
+    expect(fig.layout.xaxis).toMatchObject({ type: "log", exponentformat: "power", minorloglabels: "none" });
+    expect(fig.layout.yaxis).not.toHaveProperty("exponentformat");
+  });
+
+  it("figureGrid puts each figure on its own axes, titles the subplots and lists a shared legend entry once", () => {
+    const figs = [0, 1, 2, 3].map((i) =>
+      decisionRegions({ x: [0, 1], y: [0, 1], z: [[0, 1], [1, 0]], classNames: ["a", "b"] }, [{ x: [0], y: [0] }, { x: [1], y: [1] }], [], { title: `panel ${i}` }),
+    );
+    const g = figureGrid(figs, { rows: 2, cols: 2, title: "all", xTitle: "x1", yTitle: "x2" });
+    expect(g.layout.grid).toMatchObject({ rows: 2, columns: 2, pattern: "independent" });
+    expect(g.data).toHaveLength(12);
+    expect(g.data.map((t) => t.xaxis)).toEqual(["x", "x", "x", "x2", "x2", "x2", "x3", "x3", "x3", "x4", "x4", "x4"]);
+    // class "a" and class "b" in the legend once each, from the first panel
+    expect(g.data.filter((t) => t.showlegend === true).map((t) => t.name)).toEqual(["a", "b"]);
+    expect((g.layout.annotations as Array<{ text: string }>).map((a) => a.text)).toEqual(["panel 0", "panel 1", "panel 2", "panel 3"]);
+    // axis titles on the outer edges only
+    expect(g.layout.xaxis3).toMatchObject({ title: { text: "x1" } });
+    expect((g.layout.xaxis as { title?: unknown }).title).toBeUndefined();
+    expect(g.layout.yaxis3).toMatchObject({ title: { text: "x2" } });
+    expect((g.layout.yaxis2 as { title?: unknown }).title).toBeUndefined();
+    expect(() => figureGrid(figs, { rows: 1, cols: 3 })).toThrow("figureGrid: 4 figures do not fit a grid of 1 x 3");
   });
 
   it("emits HTML that draws with window.Plotly and cannot be closed early by data", () => {

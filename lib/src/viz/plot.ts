@@ -41,6 +41,8 @@ function baseLayout(l: PlotLayout): Record<string, unknown> {
   const axis = (title?: string, type?: string, range?: [number, number]): Record<string, unknown> => ({
     ...(title ? { title: { text: title } } : {}),
     ...(type ? { type } : {}),
+    // Log axes: labels at the decades only, written as powers of ten (10⁻¹⁵, not plotly's SI "1f").
+    ...(type === "log" ? { exponentformat: "power", minorloglabels: "none" } : {}),
     ...(range ? { range: type === "log" ? range.map(Math.log10) : range } : {}),
     automargin: true,
   });
@@ -209,6 +211,62 @@ export function decisionRegions(
   };
 }
 
+/**
+ * Several figures as one grid of subplots, row by row: each figure's traces move to its own axes, its title
+ * becomes the subplot's title, and a legend entry shared by several subplots (same trace name) appears once.
+ */
+export function figureGrid(
+  figs: Figure[],
+  opts: { rows: number; cols: number; title?: string; width?: number; height?: number; xTitle?: string; yTitle?: string },
+): Figure {
+  const { rows, cols } = opts;
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1 || figs.length > rows * cols) {
+    throw new RangeError(`figureGrid: ${figs.length} figures do not fit a grid of ${rows} x ${cols}`);
+  }
+  const data: Array<Record<string, unknown>> = [];
+  const layout: Record<string, unknown> = {
+    ...baseLayout({ title: opts.title, height: opts.height ?? 300 * rows, width: opts.width }),
+    grid: { rows, columns: cols, pattern: "independent", xgap: 0.08, ygap: 0.16 },
+  };
+  const annotations: Array<Record<string, unknown>> = [];
+  const seen = new Set<string>();
+  figs.forEach((fig, i) => {
+    const n = i === 0 ? "" : String(i + 1);
+    for (const t of fig.data) {
+      const name = typeof t.name === "string" ? t.name : undefined;
+      const first = name === undefined || !seen.has(name);
+      if (name) seen.add(name);
+      data.push({ ...t, xaxis: `x${n}`, yaxis: `y${n}`, ...(name ? { legendgroup: name, showlegend: first } : {}) });
+    }
+    const row = Math.floor(i / cols);
+    const col = i % cols;
+    const fx = (fig.layout.xaxis ?? {}) as Record<string, unknown>;
+    const fy = (fig.layout.yaxis ?? {}) as Record<string, unknown>;
+    // Axis titles on the outer edge only: x along the bottom row, y down the left column.
+    const xTitle = row === rows - 1 || i + cols >= figs.length ? (opts.xTitle ? { title: { text: opts.xTitle } } : {}) : { title: undefined };
+    const yTitle = col === 0 ? (opts.yTitle ? { title: { text: opts.yTitle } } : {}) : { title: undefined };
+    layout[`xaxis${n}`] = { ...fx, ...xTitle, automargin: true };
+    layout[`yaxis${n}`] = { ...fy, ...yTitle, automargin: true };
+    const title = (fig.layout.title as { text?: string } | undefined)?.text;
+    if (title) {
+      annotations.push({
+        text: title,
+        showarrow: false,
+        xref: `x${n} domain`,
+        yref: `y${n} domain`,
+        x: 0.5,
+        y: 1.02,
+        xanchor: "center",
+        yanchor: "bottom",
+        font: { size: 13 },
+      });
+    }
+  });
+  layout.annotations = annotations;
+  layout.margin = { t: opts.title ? 70 : 40, r: 20, b: 50, l: 60 };
+  return { data, layout };
+}
+
 function paler(hex: string): string {
   const v = parseInt(hex.slice(1), 16);
   const mix = (c: number): number => Math.round(c + (255 - c) * 0.7);
@@ -301,6 +359,7 @@ export const showBarChart = (...a: Parameters<typeof barChart>): void => showFig
 export const showHeatmap = (...a: Parameters<typeof heatmap>): void => showFigure(heatmap(...a));
 export const showHistogram = (...a: Parameters<typeof histogram>): void => showFigure(histogram(...a));
 export const showDecisionRegions = (...a: Parameters<typeof decisionRegions>): void => showFigure(decisionRegions(...a));
+export const showFigureGrid = (...a: Parameters<typeof figureGrid>): void => showFigure(figureGrid(...a));
 
 /**
  * A line plot that redraws in place as points arrive (loss curves while training runs). Each redraw
