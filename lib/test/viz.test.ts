@@ -222,6 +222,17 @@ describe("plotly figures", () => {
     expect(g.layout.yaxis3).toMatchObject({ title: { text: "x2" } });
     expect((g.layout.yaxis2 as { title?: unknown }).title).toBeUndefined();
     expect(() => figureGrid(figs, { rows: 1, cols: 3 })).toThrow("figureGrid: 4 figures do not fit a grid of 1 x 3");
+    // Line plots without colours: a series keeps its colour from panel to panel; own axis titles stay without shared ones.
+    const lines = [0, 1].map(() => linePlot([{ x: [0, 1], y: [1, 2], name: "svm" }, { x: [0, 1], y: [2, 1], name: "softmax" }], { xTitle: "a", yTitle: "loss" }));
+    const lg = figureGrid(lines, { rows: 1, cols: 2 });
+    const colors = lg.data.map((t) => (t.line as { color: string }).color);
+    expect(colors[0]).not.toBe(colors[1]);
+    expect([colors[2], colors[3]]).toEqual([colors[0], colors[1]]);
+    expect(lg.layout.yaxis2).toMatchObject({ title: { text: "loss" } });
+    // Image axes: each panel's square cells are anchored to its own x axis.
+    const img = figureGrid([0, 1].map(() => heatmap({ x: [0], y: [0], z: [[1]] }, { imageAxes: true })), { rows: 1, cols: 2 });
+    expect(img.layout.yaxis).toMatchObject({ scaleanchor: "x", autorange: "reversed" });
+    expect(img.layout.yaxis2).toMatchObject({ scaleanchor: "x2", autorange: "reversed" });
   });
 
   it("emits HTML that draws with window.Plotly and cannot be closed early by data", () => {

@@ -213,7 +213,9 @@ export function decisionRegions(
 
 /**
  * Several figures as one grid of subplots, row by row: each figure's traces move to its own axes, its title
- * becomes the subplot's title, and a legend entry shared by several subplots (same trace name) appears once.
+ * becomes the subplot's title, and a legend entry shared by several subplots (same trace name) appears once,
+ * with the same colour everywhere. xTitle and yTitle, when given, replace the figures' own axis titles by one
+ * shared title on the outer edges of the grid.
  */
 export function figureGrid(
   figs: Figure[],
@@ -226,27 +228,38 @@ export function figureGrid(
   const data: Array<Record<string, unknown>> = [];
   const layout: Record<string, unknown> = {
     ...baseLayout({ title: opts.title, height: opts.height ?? 300 * rows, width: opts.width }),
-    grid: { rows, columns: cols, pattern: "independent", xgap: 0.08, ygap: 0.16 },
+    grid: { rows, columns: cols, pattern: "independent", xgap: opts.yTitle ? 0.08 : 0.15, ygap: 0.2 },
   };
   const annotations: Array<Record<string, unknown>> = [];
-  const seen = new Set<string>();
+  const colorOf = new Map<string, string>();
   figs.forEach((fig, i) => {
     const n = i === 0 ? "" : String(i + 1);
     for (const t of fig.data) {
       const name = typeof t.name === "string" ? t.name : undefined;
-      const first = name === undefined || !seen.has(name);
-      if (name) seen.add(name);
-      data.push({ ...t, xaxis: `x${n}`, yaxis: `y${n}`, ...(name ? { legendgroup: name, showlegend: first } : {}) });
+      const first = name === undefined || !colorOf.has(name);
+      const trace: Record<string, unknown> = { ...t, xaxis: `x${n}`, yaxis: `y${n}` };
+      if (name) {
+        const marker = (t.marker ?? {}) as Record<string, unknown>;
+        const line = (t.line ?? {}) as Record<string, unknown>;
+        const own = (marker.color ?? line.color) as string | undefined;
+        if (first) colorOf.set(name, own ?? CLASS_COLORS[colorOf.size % CLASS_COLORS.length]);
+        const color = colorOf.get(name);
+        if (t.type === "scatter" && own === undefined) Object.assign(trace, { marker: { ...marker, color }, line: { ...line, color } });
+        Object.assign(trace, { legendgroup: name, showlegend: first });
+      }
+      data.push(trace);
     }
     const row = Math.floor(i / cols);
     const col = i % cols;
     const fx = (fig.layout.xaxis ?? {}) as Record<string, unknown>;
     const fy = (fig.layout.yaxis ?? {}) as Record<string, unknown>;
     // Axis titles on the outer edge only: x along the bottom row, y down the left column.
-    const xTitle = row === rows - 1 || i + cols >= figs.length ? (opts.xTitle ? { title: { text: opts.xTitle } } : {}) : { title: undefined };
-    const yTitle = col === 0 ? (opts.yTitle ? { title: { text: opts.yTitle } } : {}) : { title: undefined };
+    const bottom = row === rows - 1 || i + cols >= figs.length;
+    const xTitle = opts.xTitle ? (bottom ? { title: { text: opts.xTitle } } : { title: undefined }) : {};
+    const yTitle = opts.yTitle ? (col === 0 ? { title: { text: opts.yTitle } } : { title: undefined }) : {};
     layout[`xaxis${n}`] = { ...fx, ...xTitle, automargin: true };
-    layout[`yaxis${n}`] = { ...fy, ...yTitle, automargin: true };
+    // A square-cell y axis (imageAxes) anchors its scale to its own subplot's x axis.
+    layout[`yaxis${n}`] = { ...fy, ...(fy.scaleanchor ? { scaleanchor: `x${n}` } : {}), ...yTitle, automargin: true };
     const title = (fig.layout.title as { text?: string } | undefined)?.text;
     if (title) {
       annotations.push({
