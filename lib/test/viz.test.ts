@@ -203,6 +203,8 @@ describe("plotly figures", () => {
     const fig = linePlot([{ x: [1e-15, 1], y: [1, 2] }], { xType: "log" });
     expect(fig.layout.xaxis).toMatchObject({ type: "log", exponentformat: "power", minorloglabels: "none" });
     expect(fig.layout.yaxis).not.toHaveProperty("exponentformat");
+    const ticked = linePlot([{ x: [1, 5, 100], y: [1, 2, 3] }], { xType: "log", xTicks: [1, 5, 100] });
+    expect(ticked.layout.xaxis).toMatchObject({ tickvals: [1, 5, 100], ticktext: ["1", "5", "100"] });
   });
 
   it("figureGrid puts each figure on its own axes, titles the subplots and lists a shared legend entry once", () => {

@@ -26,6 +26,8 @@ export interface PlotLayout {
   showLegend?: boolean;
   /** Image orientation: row 0 at the top and square cells (for pixel matrices). */
   imageAxes?: boolean;
+  /** Tick positions on the x axis, labelled with their values (e.g. the k values of a search). */
+  xTicks?: number[];
 }
 
 /** The ten colours of plotly's default palette, used for classes in order. */
@@ -50,7 +52,7 @@ function baseLayout(l: PlotLayout): Record<string, unknown> {
   return {
     // Left-aligned, so that plotly's toolbar (top right) does not cover a long title.
     ...(l.title ? { title: { text: l.title, x: 0, xref: "paper", xanchor: "left" } } : {}),
-    xaxis: { ...axis(l.xTitle, l.xType, l.xRange), ...image.x },
+    xaxis: { ...axis(l.xTitle, l.xType, l.xRange), ...image.x, ...(l.xTicks ? { tickvals: l.xTicks, ticktext: l.xTicks.map(String) } : {}) },
     yaxis: { ...axis(l.yTitle, l.yType, l.yRange), ...image.y },
     height: l.height ?? 420,
     ...(l.width ? { width: l.width } : {}),
