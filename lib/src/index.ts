@@ -9,3 +9,5 @@ export * from "./linear.js";
 export * from "./knn.js";
 export * from "./viz/index.js";
 export * from "./nn/index.js";
+export * from "./timing.js";
+export * from "./features.js";
