@@ -134,6 +134,19 @@ function analyse(file: string, source: string, files: Set<string>): FileInfo {
   return info;
 }
 
+// Every test of a submission asks about the same few files: their analyses are kept (a few at a time).
+const cache = new Map<string, FileInfo>();
+function analyseCached(file: string, source: string, files: Set<string>): FileInfo {
+  const key = `${file}\u0000${[...files].sort().join(",")}\u0000${source}`;
+  let info = cache.get(key);
+  if (!info) {
+    info = analyse(file, source, files);
+    if (cache.size >= 16) cache.delete(cache.keys().next().value!);
+    cache.set(key, info);
+  }
+  return info;
+}
+
 /** The constant string value of an expression (literals, `+`, templates and const names of them), or null. */
 export function constantString(e: ts.Expression, constants: Map<string, ts.Expression>, depth = 0): string | null {
   if (depth > 20) return null;
@@ -204,7 +217,7 @@ export function reach(sources: Map<string, string>, file: string, entry: string,
     if (!sources.has(f)) return null;
     let i = infos.get(f);
     if (!i) {
-      i = analyse(f, sources.get(f)!, names);
+      i = analyseCached(f, sources.get(f)!, names);
       infos.set(f, i);
     }
     return i;
@@ -381,7 +394,7 @@ export const ITERATION_METHODS = new Set([
 export function loopViolations(source: string, file: string, entry: string, forbidden: string[] = []): string[] | null {
   const r = reach(new Map([[file, source]]), file, entry, new Set(forbidden));
   if (!r) return null;
-  const info = analyse(file, source, new Set([file]));
+  const info = analyseCached(file, source, new Set([file]));
   const found: string[] = [];
   for (const fn of r.functions) {
     const where = fn === r.functions[0] ? "" : ` (in ${fn.short}, which it calls)`;
