@@ -16,9 +16,12 @@ import { runTasks, type JobKind } from "./tasks.js";
 export const THREADS_ENV = "SEMANTIC_GAP_THREADS";
 
 // Layout of the control block (Int32 slots); each worker's two slots sit on a cache line of their own.
-const NEXT = 0; // next unclaimed task
+const NEXT = 0; // the running job's claim counter (see claimer)
 const READY = 1; // workers that have started their loop
-const SLOT = 16; // per worker w: GO at SLOT * (w + 1), DONE at +1, its ready flag at +2
+const DONE_TASKS = 2; // tasks of the running job finished
+const FAILED = 3; // the generation of a job in which a worker's task threw
+const WORKER_TASKS = 4; // tasks the workers have run, in all
+const SLOT = 16; // per worker w: its wake-up counter at SLOT * (w + 1), its ready flag at +2
 const MAX_WORKERS = 255;
 const STARTUP_WAIT_MS = 10_000;
 
@@ -39,9 +42,9 @@ let wanted: number | undefined;
 const stats = { jobs: 0, jobsOnWorkers: 0 };
 
 /** What the pool has done in this process: workers started, jobs run, and those that ran on more than one thread. */
-export function poolStats(): { workers: number; ready: number; jobs: number; jobsOnWorkers: number } {
+export function poolStats(): { workers: number; ready: number; jobs: number; jobsOnWorkers: number; workerTasks: number } {
   const p = pool ?? null;
-  return { workers: p ? p.workers.length : 0, ready: p ? readyWorkers(p) : 0, ...stats };
+  return { workers: p ? p.workers.length : 0, ready: p ? readyWorkers(p) : 0, ...stats, workerTasks: p ? Atomics.load(p.ctrl, WORKER_TASKS) : 0 };
 }
 
 function threadsFromEnv(): number {
@@ -142,78 +145,113 @@ function grow(p: Pool, want: number): void {
   }
 }
 
+// A claim is the job's generation (11 bits) and the next task (20 bits) in one slot, so a worker that wakes
+// late for a finished job claims nothing, even once the next job has started.
+const TASK_BITS = 20;
+const MAX_TASKS = 1 << TASK_BITS;
+
+function claimer(ctrl: Int32Array, gen: number, count: number): () => number {
+  const tag = (gen & 0x7ff) << TASK_BITS;
+  return () => {
+    for (;;) {
+      const v = Atomics.load(ctrl, NEXT);
+      if ((v & ~(MAX_TASKS - 1)) !== tag) return count; // another job's counter
+      const t = v & (MAX_TASKS - 1);
+      if (t >= count) return count;
+      if (Atomics.compareExchange(ctrl, NEXT, v, v + 1) === v) return t;
+    }
+  };
+}
+
 /**
  * Runs tasks 0..count-1 of a job of the given kind on up to `threads` threads (this one included) and returns
- * how many threads took part. `job` is posted to the workers (structured clone: typed arrays over
- * SharedArrayBuffers are shared, not copied).
+ * how many threads were offered a share. `job` is posted to the workers (structured clone: typed arrays
+ * over SharedArrayBuffers are shared, not copied). Returns once every task is done; a worker that has not
+ * woken up by then takes no part (so a busy machine costs at most the tasks a descheduled worker holds).
  */
 export function runJob(kind: JobKind, job: unknown, count: number, threads = threadCount()): number {
+  if (count >= MAX_TASKS) throw new RangeError(`lib: a pool job has at most ${MAX_TASKS - 1} tasks, got ${count}`);
   stats.jobs++;
   const p = threads > 1 && count > 1 ? getPool() : null;
   const helpers = p ? p.workers.filter((h) => Atomics.load(p.ctrl, SLOT * (h.index + 1) + 2) === 1).slice(0, Math.min(threads, count) - 1) : [];
   if (!p || helpers.length === 0) {
     let t = 0;
-    runTasks(kind, job, () => t++, count);
+    runTasks(kind, job, () => t++, count, () => {});
     return 1;
   }
   stats.jobsOnWorkers++;
   const ctrl = p.ctrl;
-  const gen = ++p.generation;
-  Atomics.store(ctrl, NEXT, 0);
+  const gen = (p.generation = (p.generation % 0x7ff) + 1);
+  Atomics.store(ctrl, DONE_TASKS, 0);
+  Atomics.store(ctrl, FAILED, 0);
+  Atomics.store(ctrl, NEXT, gen << TASK_BITS);
   for (const h of helpers) {
-    h.port.postMessage({ kind, job, count });
-    Atomics.store(ctrl, SLOT * (h.index + 1), gen);
+    h.port.postMessage({ kind, job, count, gen });
+    Atomics.add(ctrl, SLOT * (h.index + 1), 1);
     Atomics.notify(ctrl, SLOT * (h.index + 1));
   }
   let failure: unknown = null;
   try {
-    runTasks(kind, job, () => Atomics.add(ctrl, NEXT, 1), count);
+    runTasks(kind, job, claimer(ctrl, gen, count), count, () => finished(ctrl, count));
   } catch (e) {
     failure = e;
-    Atomics.store(ctrl, NEXT, count); // stop the others claiming
   }
-  const errors: string[] = [];
-  for (const h of helpers) {
-    const at = SLOT * (h.index + 1) + 1;
+  if (!failure) {
     for (;;) {
-      const v = Atomics.load(ctrl, at);
-      if (v === gen || v === -gen) break;
-      Atomics.wait(ctrl, at, v);
-    }
-    if (Atomics.load(ctrl, at) === -gen) {
-      const msg = receiveMessageOnPort(h.port)?.message as { error?: string } | undefined;
-      errors.push(msg?.error ?? "unknown error");
+      const v = Atomics.load(ctrl, DONE_TASKS);
+      if (v >= count || Atomics.load(ctrl, FAILED) === gen) break;
+      Atomics.wait(ctrl, DONE_TASKS, v, 100);
     }
   }
-  if (failure) throw failure;
-  if (errors.length > 0) throw new Error(`lib: a worker thread failed in a ${kind} job: ${errors[0]}`);
+  if (failure) {
+    Atomics.store(ctrl, NEXT, 0); // no one claims more of this job
+    throw failure;
+  }
+  if (Atomics.load(ctrl, FAILED) === gen) {
+    Atomics.store(ctrl, NEXT, 0);
+    let error = "unknown error";
+    for (const h of helpers) {
+      for (let m = receiveMessageOnPort(h.port); m; m = receiveMessageOnPort(h.port)) {
+        const msg = m.message as { error?: string; gen?: number };
+        if (msg.error && msg.gen === gen) error = msg.error;
+      }
+    }
+    throw new Error(`lib: a worker thread failed in a ${kind} job: ${error}`);
+  }
   return helpers.length + 1;
+}
+
+function finished(ctrl: Int32Array, count: number): void {
+  if (Atomics.add(ctrl, DONE_TASKS, 1) + 1 >= count) Atomics.notify(ctrl, DONE_TASKS);
 }
 
 /** The worker side: called by pool-worker.ts with its workerData; never returns. */
 export function workerLoop(data: { ctrl: Int32Array; index: number; port: MessagePort }): never {
   const { ctrl, index, port } = data;
   const go = SLOT * (index + 1);
-  const done = go + 1;
   let seen = Atomics.load(ctrl, go);
   Atomics.store(ctrl, go + 2, 1);
   Atomics.add(ctrl, READY, 1);
   Atomics.notify(ctrl, READY);
   for (;;) {
     Atomics.wait(ctrl, go, seen);
-    const gen = Atomics.load(ctrl, go);
-    if (gen === seen) continue;
-    seen = gen;
-    let status = gen;
-    try {
-      const msg = receiveMessageOnPort(port)?.message as { kind: JobKind; job: unknown; count: number } | undefined;
-      if (!msg) throw new Error("no job message arrived with the wake-up");
-      runTasks(msg.kind, msg.job, () => Atomics.add(ctrl, NEXT, 1), msg.count);
-    } catch (e) {
-      status = -gen;
-      port.postMessage({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    const now = Atomics.load(ctrl, go);
+    // One message per wake-up, in order; a worker behind by several jobs catches up one at a time.
+    for (; seen !== now; seen = (seen + 1) | 0) {
+      const m = receiveMessageOnPort(port);
+      if (!m) break;
+      const msg = m.message as { kind: JobKind; job: unknown; count: number; gen: number };
+      try {
+        runTasks(msg.kind, msg.job, claimer(ctrl, msg.gen, msg.count), msg.count, () => {
+          Atomics.add(ctrl, WORKER_TASKS, 1);
+          finished(ctrl, msg.count);
+        });
+      } catch (e) {
+        port.postMessage({ gen: msg.gen, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+        Atomics.store(ctrl, FAILED, msg.gen);
+        Atomics.notify(ctrl, DONE_TASKS);
+      }
     }
-    Atomics.store(ctrl, done, status);
-    Atomics.notify(ctrl, done);
+    seen = now;
   }
 }
