@@ -233,8 +233,8 @@ describe("processes", () => {
     expect(got.threads).toBe(2);
   });
 
-  it("falls back to the calling thread under the permission model (no --allow-worker), with the same numbers", async () => {
-    // lib bundled into one file with its kernels in wasm/ beside it, as the grader's child runs it.
+  // lib bundled into one file, as the grader's child runs it (its kernels go in wasm/ beside it).
+  async function bundleLib(): Promise<string> {
     const esbuild = await import("esbuild");
     const bundle = path.join(dir, "sglib.mjs");
     await esbuild.build({
@@ -248,6 +248,37 @@ describe("processes", () => {
       external: ["sharp", "plotly.js-dist-min", "tslab"],
       banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
     });
+    return bundle;
+  }
+
+  it("names the missing kernel file and the command that builds it", async () => {
+    const bundle = await bundleLib();
+    const bare = mkdtempSync(path.join(dir, "bare-"));
+    cpSync(bundle, path.join(bare, "sglib.mjs"));
+    const script = path.join(bare, "child.mjs");
+    const tries = [
+      "lib.matmul(lib.randn([3, 3], 1), lib.randn([3, 3], 2))",
+      // 8-bit images: the pruned search's integer kernel.
+      "lib.kNearest(lib.tensor(Float64Array.from({ length: 64 * 16 }, (_, i) => (i * 7) % 256), [64, 16]), lib.tensor(new Float64Array(16), [1, 16]), 1, { method: 'pruned' })",
+    ];
+    writeFileSync(
+      script,
+      `import * as lib from "./sglib.mjs";\n` +
+        `for (const f of [${tries.map((t) => `() => ${t}`).join(", ")}]) { try { f(); console.log("no error"); } catch (e) { console.log(e.message); } }`,
+    );
+    const r = run([], script);
+    expect(r.status).toBe(0);
+    const lines = r.out.trim().split("\n");
+    for (const [i, name] of ["gemm", "knn"].entries()) {
+      expect(lines[i]).toBe(
+        `lib: the WebAssembly kernel ${name}.wasm is missing (looked for ${path.join(bare, `${name}.wasm`)} and ` +
+          `${path.join(bare, "wasm", `${name}.wasm`)}); build the library first (npm run build)`,
+      );
+    }
+  });
+
+  it("falls back to the calling thread under the permission model (no --allow-worker), with the same numbers", async () => {
+    await bundleLib();
     mkdirSync(path.join(dir, "wasm"), { recursive: true });
     for (const f of readdirSync(path.join(libSrc, "wasm")).filter((n) => n.endsWith(".wasm"))) {
       cpSync(path.join(libSrc, "wasm", f), path.join(dir, "wasm", f));
