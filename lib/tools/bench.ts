@@ -51,12 +51,15 @@ const all: Shape[] = [
   ["two-layer net fwd: X 200x784 · W1 784x100", 200, 784, 100, false, false],
   ["two-layer net bwd: X^T (784x200) · dH 200x100", 784, 200, 100, true, false],
   ["two-layer net bwd: dH 200x100 · W1^T (100x784)", 200, 100, 784, false, true],
-  ["conv fwd N=50: W 32x49 · cols 49x39200", 32, 49, 39200, false, false],
-  ["conv bwd N=50: dOut 32x39200 · cols^T (39200x49)", 32, 39200, 49, false, true],
-  ["conv bwd N=50: W^T (49x32) · dOut 32x39200", 49, 32, 39200, true, false],
-  ["conv fwd N=100: W 32x49 · cols 49x78400", 32, 49, 78400, false, false],
-  ["conv bwd N=100: dOut 32x78400 · cols^T (78400x49)", 32, 78400, 49, false, true],
-  ["conv bwd N=100: W^T (49x32) · dOut 32x78400", 49, 32, 78400, true, false],
+  // im2col of (N, 1, 28, 28) images for 32 filters 7x7, pad 3: cols (49, N·784); forward and both gradients.
+  ...[50, 100].flatMap((n): Shape[] => {
+    const p = n * 784;
+    return [
+      [`conv fwd N=${n}: W 32x49 · cols 49x${p}`, 32, 49, p, false, false],
+      [`conv bwd N=${n}: dOut 32x${p} · cols^T (${p}x49)`, 32, p, 49, false, true],
+      [`conv bwd N=${n}: W^T (49x32) · dOut 32x${p}`, 49, 32, p, true, false],
+    ];
+  }),
 ];
 const shapes = only ? all.filter(([label]) => only.some((w) => label.includes(w))) : all;
 
