@@ -277,7 +277,7 @@ describe("processes", () => {
     }
   });
 
-  it("falls back to the calling thread under the permission model (no --allow-worker), with the same numbers", async () => {
+  it("gemm and kNearestParallel fall back to the calling thread under the permission model (no --allow-worker), with the same numbers", async () => {
     await bundleLib();
     mkdirSync(path.join(dir, "wasm"), { recursive: true });
     for (const f of readdirSync(path.join(libSrc, "wasm")).filter((n) => n.endsWith(".wasm"))) {
@@ -303,5 +303,25 @@ describe("processes", () => {
     const mine = JSON.parse(here2(await import("../src/index.js"))) as { threads: number };
     expect(poolStats().jobsOnWorkers).toBe(before + 1);
     expect(JSON.parse(denied.out)).toEqual({ ...mine, threads: 2 });
+
+    // The kNN search on "2 threads" there runs on one and finds what the pool finds here.
+    const knnScript = path.join(dir, "knn-child.mjs");
+    const knnBody = `
+      const train = lib.randn([400, 16], 3), test = lib.randn([50, 16], 4);
+      const out = [];
+      for (const method of ["brute", "pruned"]) {
+        const nb = await lib.kNearestParallel(train, test, 3, { method, workers: 2 });
+        out.push({ threads: nb.stats.threads, indices: Array.from(nb.indices), distances: Array.from(nb.distances) });
+      }
+    `;
+    writeFileSync(knnScript, `import * as lib from "./sglib.mjs";\n${knnBody}\nconsole.log(JSON.stringify(out));`);
+    const knnDenied = run([flag, `--allow-fs-read=${dir}`, "--no-warnings"], knnScript);
+    expect(knnDenied.err).toBe("");
+    const theirs = JSON.parse(knnDenied.out) as Array<{ threads: number }>;
+    const lib = await import("../src/index.js");
+    const ours = await (new Function("lib", `return (async () => { ${knnBody}; return out; })();`) as (l: unknown) => Promise<Array<{ threads: number }>>)(lib);
+    expect(theirs.map((o) => o.threads)).toEqual([1, 1]);
+    expect(ours.map((o) => o.threads)).toEqual([2, 2]);
+    expect(theirs.map((o) => ({ ...o, threads: 0 }))).toEqual(ours.map((o) => ({ ...o, threads: 0 })));
   });
 });
