@@ -1,8 +1,8 @@
 // A pool of worker threads started once per process and reused, for synchronous parallel work over shared
 // memory. A job is a list of numbered tasks; the calling thread posts the job to every worker that is ready,
-// wakes them, claims tasks from a shared counter like they do, then waits (Atomics.wait) until each worker it
-// woke reports the job done. Which thread runs which task never changes a result as long as each task
-// writes its own part of the output, which is how lib's jobs are cut.
+// wakes them, claims tasks from a shared counter like they do, then waits (Atomics.wait) until every task is
+// done; a worker that wakes too late for a job finds nothing left to claim. Which thread runs which task never
+// changes a result as long as each task writes its own part of the output, which is how lib's jobs are cut.
 //
 // Workers are unref'd (a process that imports lib still exits by itself) and blocked in Atomics.wait between
 // jobs. Where worker threads are not permitted (Node's permission model without --allow-worker), not
