@@ -65,7 +65,7 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
     }
   } else if (threadsFor(M, N, K) > 1) {
     // In shared memory, so that the pool's workers write the result in place.
-    c = ndarray(new Float64Array(new SharedArrayBuffer(8 * M * N)), [M, N], [N, 1], 0);
+    c = sharedZeros([M, N]);
   } else {
     c = zeros([M, N]);
   }
@@ -76,6 +76,20 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   const bCs = transB ? b.stride[0] : b.stride[1];
   gemmRaw(M, N, K, alpha, a.data, a.offset, aRs, aCs, b.data, b.offset, bRs, bCs, beta, c.data, c.offset, c.stride[0], c.stride[1]);
   return c;
+}
+
+/**
+ * A row-major tensor of zeros in shared memory (a SharedArrayBuffer). The pool's workers read and write such
+ * tensors in place; gemm copies any other operand of a threaded product in first, so large operands that
+ * are made once and multiplied often (an im2col matrix, a training set) are best made with this.
+ */
+export function sharedZeros(shape: ReadonlyArray<number>): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new ShapeError(`sharedZeros: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  const stride = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  return ndarray(new Float64Array(new SharedArrayBuffer(8 * size)), shape.slice(), stride, 0);
 }
 
 /** op(A) * op(B) as a new tensor. a: (M, K), b: (K, N), out: (M, N) */

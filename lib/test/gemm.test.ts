@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { GEMM_THREAD_MIN_FLOPS, Rng, gemm, gemmRaw, matmul, randn, setThreads, threadCount, transpose, zeros, type Tensor } from "../src/index.js";
+import { GEMM_THREAD_MIN_FLOPS, Rng, gemm, gemmRaw, matmul, randn, setThreads, sharedZeros, threadCount, transpose, zeros, type Tensor } from "../src/index.js";
 import { planGemm, splitsK } from "../src/linalg/parallel.js";
 import { poolStats } from "../src/threads/pool.js";
 
@@ -193,6 +193,21 @@ describe("threads", () => {
     expect(poolStats().jobsOnWorkers).toBe(before.jobsOnWorkers);
     expect(c.data.buffer instanceof SharedArrayBuffer).toBe(false);
     expect(relErr(c, naive(a, a), n)).toBeLessThan(1e-15);
+  });
+
+  it("takes operands in shared memory as they are (sharedZeros), with the same numbers", () => {
+    setThreads(2);
+    const [M, K, N] = [64, 200, 600];
+    const a = randn([M, K], rng);
+    const b = randn([K, N], rng);
+    const sa = sharedZeros([M, K]);
+    const sb = sharedZeros([K, N]);
+    sa.data.set(a.data);
+    sb.data.set(b.data);
+    expect(sa.data.buffer instanceof SharedArrayBuffer).toBe(true);
+    expect(sa.stride).toEqual([K, 1]);
+    expect(bits(matmul(sa, sb))).toEqual(bits(matmul(a, b)));
+    expect(() => sharedZeros([2, -1])).toThrow("sharedZeros: shape must be an array of non-negative integers, got [2,-1]");
   });
 
   it("rejects a bad thread count", () => {
