@@ -1,0 +1,3 @@
+export { convForwardFast, convBackwardFast, type ConvCache } from "./conv.js";
+export { maxPoolForwardFast, maxPoolBackwardFast, type MaxPoolCache } from "./pool.js";
+export { convGeometry, poolGeometry, type ConvParam, type PoolParam, type ConvGeometry, type PoolGeometry } from "./geometry.js";
