@@ -187,7 +187,7 @@ describe("convForwardFast / convBackwardFast", () => {
     const b = randn([2], rng);
     const ref = convNaive(x, w, b, 1, 3);
     const { out, cache } = convForwardFast(x, w, b, { stride: 1, pad: 3 });
-    expect(cache.cols).toBeNull();
+    
     expect(maxAbsDiff(out, ref.out)).toBeLessThan(1e-10);
     const dout = randn(out.shape, rng);
     const want = ref.backward(dout);

@@ -1,8 +1,78 @@
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ShapeError } from "../errors.js";
-import { gemmRaw } from "../gemm.js";
+import { instantiateWasm } from "../gemm.js";
 import { contiguous, zeros, type Tensor } from "../tensor.js";
 import { checkDout, convGeometry, type ConvGeometry, type ConvParam } from "./geometry.js";
 import { col2im, im2col } from "./im2col.js";
+
+// One image at a time: im2col writes the image's column matrix (one row per filter tap (c, kh, kw),
+// one column per output position) straight into the WebAssembly kernel's memory, and the kernel
+// multiplies it by the filters there (lib/src/wasm/conv.wat). Every buffer is padded with zeros to the
+// kernel's tile sizes, so the kernel never needs an edge case.
+
+interface ConvKernel {
+  nn(pat: number, ldat: number, pb: number, ldb: number, pc: number, ldc: number, m: number, n: number, k: number, acc: number): void;
+  nt(pa: number, lda: number, pb: number, ldb: number, pc: number, ldc: number, m: number, n: number, k: number): void;
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+}
+let kernel: ConvKernel | null = null;
+let mem = new Float64Array(0);
+
+function loadKernel(): ConvKernel {
+  if (kernel) return kernel;
+  const file = fileURLToPath(new URL("../wasm/conv.wasm", import.meta.url));
+  if (!existsSync(file)) {
+    throw new Error(`convForwardFast: the WebAssembly kernel ${file} is missing; build the library first (npm run build)`);
+  }
+  kernel = instantiateWasm(readFileSync(file)) as ConvKernel;
+  mem = new Float64Array(kernel.memory.buffer);
+  return kernel;
+}
+
+/** The kernel's memory as doubles, grown to hold at least `doubles` values. */
+function memoryFor(doubles: number): Float64Array {
+  const k = loadKernel();
+  const bytes = doubles * 8;
+  if (k.memory.buffer.byteLength < bytes) {
+    k.memory.grow(Math.ceil((bytes - k.memory.buffer.byteLength) / 65536));
+  }
+  if (mem.buffer !== k.memory.buffer) mem = new Float64Array(k.memory.buffer);
+  return mem;
+}
+
+const up = (v: number, m: number): number => Math.ceil(v / m) * m;
+
+// Where each buffer lives in the kernel's memory (in doubles; all multiples of 4, so 32-byte aligned).
+interface Layout {
+  K: number; // filter taps C·HH·WW
+  P: number; // output positions Ho·Wo
+  Pp: number; // P padded to 4: the row length of cols, dout and the product
+  Fp: number; // F padded to 4
+  Kp: number; // K padded to 4
+  wt: number; // forward filters, transposed: (K, Fp)
+  wd: number; // filters for the input gradient: (F, Kp)
+  cols: number; // (Kp, Pp)
+  dout: number; // (Fp, Pp)
+  prod: number; // (max(Fp, Kp), Pp)
+  dw: number; // (Fp, Kp)
+  end: number;
+}
+
+function layoutOf(g: ConvGeometry): Layout {
+  const K = g.C * g.HH * g.WW;
+  const P = g.Ho * g.Wo;
+  const Pp = up(P, 4);
+  const Fp = up(g.F, 4);
+  const Kp = up(K, 4);
+  const wt = 0;
+  const wd = wt + K * Fp;
+  const cols = wd + g.F * Kp;
+  const dout = cols + Kp * Pp;
+  const prod = dout + Fp * Pp;
+  const dw = prod + Math.max(Fp, Kp) * Pp;
+  return { K, P, Pp, Fp, Kp, wt, wd, cols, dout, prod, dw, end: dw + Fp * Kp };
+}
 
 /** What convForwardFast keeps for convBackwardFast. */
 export interface ConvCache {
@@ -12,17 +82,6 @@ export interface ConvCache {
   b: Tensor;
   convParam: ConvParam;
   geometry: ConvGeometry;
-  /** The column matrix of the whole batch when it was small enough to keep, else null (recomputed). */
-  cols: Float64Array | null;
-}
-
-// At most this many doubles (32 MiB) of column matrix at a time: large batches (a whole test set in
-// one call) are convolved in chunks of images, so memory stays bounded.
-const MAX_COLS = 1 << 22;
-
-function imagesPerChunk(g: ConvGeometry): number {
-  const perImage = g.C * g.HH * g.WW * g.Ho * g.Wo;
-  return Math.max(1, Math.min(g.N, Math.floor(MAX_COLS / Math.max(1, perImage))));
 }
 
 function denseData(t: Tensor): { data: Float64Array; off: number } {
@@ -30,46 +89,52 @@ function denseData(t: Tensor): { data: Float64Array; off: number } {
   return { data: c.data, off: c.offset };
 }
 
+/** Lays the filters out for the kernel; `transposed` = (K, Fp) for the forward pass, else (F, Kp). */
+function stageFilters(m: Float64Array, w: { data: Float64Array; off: number }, g: ConvGeometry, L: Layout, transposed: boolean): void {
+  const { F } = g;
+  const { K, Fp, Kp } = L;
+  if (transposed) {
+    m.fill(0, L.wt, L.wt + K * Fp);
+    for (let f = 0; f < F; f++) for (let k = 0; k < K; k++) m[L.wt + k * Fp + f] = w.data[w.off + f * K + k];
+  } else {
+    m.fill(0, L.wd, L.wd + F * Kp);
+    for (let f = 0; f < F; f++) m.set(w.data.subarray(w.off + f * K, w.off + (f + 1) * K), L.wd + f * Kp);
+  }
+}
+
 /**
- * Convolution (cross-correlation, zero padding) by im2col and one matrix product per chunk of images.
+ * Convolution (cross-correlation, zero padding) by im2col and a WebAssembly SIMD product, image by image.
  * x: (N, C, H, W), w: (F, C, HH, WW), b: (F), out: (N, F, 1 + (H + 2·pad − HH)/stride, 1 + (W + 2·pad − WW)/stride)
  */
 export function convForwardFast(x: Tensor, w: Tensor, b: Tensor, convParam: ConvParam): { out: Tensor; cache: ConvCache } {
   const g = convGeometry("convForwardFast", x, w, b, convParam);
   const { N, F, Ho, Wo } = g;
-  const K = g.C * g.HH * g.WW;
-  const P = Ho * Wo;
+  const L = layoutOf(g);
+  const { P, Pp, Fp } = L;
   const xd = denseData(x);
-  const wd = denseData(w);
+  const k = loadKernel();
+  const m = memoryFor(L.end);
+  stageFilters(m, denseData(w), g, L, true);
+  m.fill(0, L.cols, L.dout);
+  const bias = new Float64Array(F);
+  for (let f = 0; f < F; f++) bias[f] = b.data[b.offset + f * b.stride[0]];
   const out = zeros([N, F, Ho, Wo]);
   const o = out.data;
-  const chunk = imagesPerChunk(g);
-  let kept: Float64Array | null = null;
-  let prod: Float64Array | null = null;
-  for (let n0 = 0; n0 < N; n0 += chunk) {
-    const count = Math.min(chunk, N - n0);
-    const L = count * P;
-    const cols = new Float64Array(K * L);
-    im2col(xd.data, xd.off, n0, count, g, cols);
-    if (count === N) kept = cols;
-    if (!prod || prod.length < F * L) prod = new Float64Array(F * L);
-    // prod (F, L) = w (F, K) · cols (K, L)
-    gemmRaw(F, L, K, 1, wd.data, wd.off, K, 1, cols, 0, L, 1, 0, prod, 0, L, 1);
-    // (F, count, P) -> (count, F, P), adding the bias.
-    for (let n = 0; n < count; n++) {
-      for (let f = 0; f < F; f++) {
-        const bias = b.data[b.offset + f * b.stride[0]];
-        const src = f * L + n * P;
-        const dst = ((n0 + n) * F + f) * P;
-        for (let p = 0; p < P; p++) o[dst + p] = prod[src + p] + bias;
-      }
+  for (let n = 0; n < N; n++) {
+    im2col(xd.data, xd.off, n, 1, g, m, L.cols, Pp);
+    k.nn(L.wt * 8, Fp * 8, L.cols * 8, Pp * 8, L.prod * 8, Pp * 8, Fp, Pp, L.K, 0);
+    for (let f = 0; f < F; f++) {
+      const src = L.prod + f * Pp;
+      const dst = (n * F + f) * P;
+      const bf = bias[f];
+      for (let p = 0; p < P; p++) o[dst + p] = m[src + p] + bf;
     }
   }
-  return { out, cache: { kind: "convFast", x, w, b, convParam, geometry: g, cols: kept } };
+  return { out, cache: { kind: "convFast", x, w, b, convParam, geometry: g } };
 }
 
 /**
- * Gradients of convForwardFast: dw and dx by matrix products with the column matrix, then col2im.
+ * Gradients of convForwardFast, image by image: dw += dout·colsᵀ, db += Σ dout, dx = col2im(wᵀ·dout).
  * dout: (N, F, Ho, Wo); dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F)
  */
 export function convBackwardFast(dout: Tensor, cache: ConvCache): { dx: Tensor; dw: Tensor; db: Tensor } {
@@ -78,47 +143,30 @@ export function convBackwardFast(dout: Tensor, cache: ConvCache): { dx: Tensor; 
   }
   const g = cache.geometry;
   const { N, C, H, W, F, HH, WW, Ho, Wo } = g;
-  const d = checkDout("convBackwardFast", dout, [N, F, Ho, Wo]);
-  const dd = denseData(d);
-  const K = C * HH * WW;
-  const P = Ho * Wo;
+  const dd = denseData(checkDout("convBackwardFast", dout, [N, F, Ho, Wo]));
+  const L = layoutOf(g);
+  const { K, P, Pp, Fp, Kp } = L;
   const xd = denseData(cache.x);
-  const wd = denseData(cache.w);
+  const k = loadKernel();
+  const m = memoryFor(L.end);
+  stageFilters(m, denseData(cache.w), g, L, false);
+  m.fill(0, L.cols, L.end);
   const dx = zeros([N, C, H, W]);
-  const dw = zeros([F, C, HH, WW]);
   const db = zeros([F]);
-  const chunk = imagesPerChunk(g);
-  let dT: Float64Array | null = null;
-  let dcols: Float64Array | null = null;
-  for (let n0 = 0; n0 < N; n0 += chunk) {
-    const count = Math.min(chunk, N - n0);
-    const L = count * P;
-    let cols = cache.cols;
-    if (!cols || count !== N) {
-      cols = new Float64Array(K * L);
-      im2col(xd.data, xd.off, n0, count, g, cols);
+  for (let n = 0; n < N; n++) {
+    im2col(xd.data, xd.off, n, 1, g, m, L.cols, Pp);
+    for (let f = 0; f < F; f++) {
+      const src = dd.off + (n * F + f) * P;
+      m.set(dd.data.subarray(src, src + P), L.dout + f * Pp);
+      let s = 0;
+      for (let p = 0; p < P; p++) s += dd.data[src + p];
+      db.data[f] += s;
     }
-    if (!dT || dT.length < F * L) dT = new Float64Array(F * L);
-    // dout (count, F, P) -> dT (F, count·P), summing db on the way.
-    for (let n = 0; n < count; n++) {
-      for (let f = 0; f < F; f++) {
-        const src = dd.off + ((n0 + n) * F + f) * P;
-        const dst = f * L + n * P;
-        let s = 0;
-        for (let p = 0; p < P; p++) {
-          const v = dd.data[src + p];
-          dT[dst + p] = v;
-          s += v;
-        }
-        db.data[f] += s;
-      }
-    }
-    // dw (F, K) += dT (F, L) · colsᵀ (L, K)
-    gemmRaw(F, K, L, 1, dT, 0, L, 1, cols, 0, 1, L, 1, dw.data, 0, K, 1);
-    // dcols (K, L) = wᵀ (K, F) · dT (F, L), then scattered back onto dx.
-    if (!dcols || dcols.length < K * L) dcols = new Float64Array(K * L);
-    gemmRaw(K, L, F, 1, wd.data, wd.off, 1, K, dT, 0, L, 1, 0, dcols, 0, L, 1);
-    col2im(dcols, n0, count, g, dx.data);
+    k.nt(L.dout * 8, Pp * 8, L.cols * 8, Pp * 8, L.dw * 8, Kp * 8, Fp, Kp, Pp);
+    k.nn(L.wd * 8, Kp * 8, L.dout * 8, Pp * 8, L.prod * 8, Pp * 8, Kp, Pp, F, 0);
+    col2im(m, L.prod, Pp, n, 1, g, dx.data);
   }
+  const dw = zeros([F, C, HH, WW]);
+  for (let f = 0; f < F; f++) dw.data.set(m.subarray(L.dw + f * Kp, L.dw + f * Kp + K), f * K);
   return { dx, dw, db };
 }

@@ -13,18 +13,27 @@ function validRange(kw: number, g: ConvGeometry): [number, number] {
 }
 
 /**
- * Writes the columns of images n0..n0+count−1 of x into cols (row-major (C·HH·WW, count·Ho·Wo)).
+ * Writes the columns of images n0..n0+count−1 of x into cols: row r (a filter tap) starts at
+ * colsOff + r·ld and holds count·Ho·Wo values, image by image; the rest of each row is left alone.
  * x: a dense (N, C, H, W) buffer starting at xOff.
  */
-export function im2col(x: Float64Array, xOff: number, n0: number, count: number, g: ConvGeometry, cols: Float64Array): void {
+export function im2col(
+  x: Float64Array,
+  xOff: number,
+  n0: number,
+  count: number,
+  g: ConvGeometry,
+  cols: Float64Array,
+  colsOff: number,
+  ld: number,
+): void {
   const { C, H, W, HH, WW, stride, pad, Ho, Wo } = g;
   const P = Ho * Wo;
-  const L = count * P;
   const plane = H * W;
   for (let c = 0; c < C; c++) {
     for (let kh = 0; kh < HH; kh++) {
       for (let kw = 0; kw < WW; kw++) {
-        const row = ((c * HH + kh) * WW + kw) * L;
+        const row = colsOff + ((c * HH + kh) * WW + kw) * ld;
         const [lo, hi] = validRange(kw, g);
         for (let n = 0; n < count; n++) {
           const src = xOff + ((n0 + n) * C + c) * plane + kw - pad;
@@ -52,17 +61,25 @@ export function im2col(x: Float64Array, xOff: number, n0: number, count: number,
 
 /**
  * The adjoint of im2col: adds each column entry back onto the input pixel it was read from.
- * dcols: row-major (C·HH·WW, count·Ho·Wo); dx: a dense (N, C, H, W) buffer (offset 0), accumulated into.
+ * dcols: laid out as im2col writes cols (row r at dOff + r·ld); dx: a dense (N, C, H, W) buffer
+ * (offset 0), accumulated into.
  */
-export function col2im(dcols: Float64Array, n0: number, count: number, g: ConvGeometry, dx: Float64Array): void {
+export function col2im(
+  dcols: Float64Array,
+  dOff: number,
+  ld: number,
+  n0: number,
+  count: number,
+  g: ConvGeometry,
+  dx: Float64Array,
+): void {
   const { C, H, W, HH, WW, stride, pad, Ho, Wo } = g;
   const P = Ho * Wo;
-  const L = count * P;
   const plane = H * W;
   for (let c = 0; c < C; c++) {
     for (let kh = 0; kh < HH; kh++) {
       for (let kw = 0; kw < WW; kw++) {
-        const row = ((c * HH + kh) * WW + kw) * L;
+        const row = dOff + ((c * HH + kh) * WW + kw) * ld;
         const [lo, hi] = validRange(kw, g);
         for (let n = 0; n < count; n++) {
           const dst = ((n0 + n) * C + c) * plane + kw - pad;
