@@ -8,4 +8,5 @@ export * from "./data/index.js";
 export * from "./linear.js";
 export * from "./knn.js";
 export * from "./viz/index.js";
+export * from "./nn/index.js";
 export * from "./conv/index.js";
