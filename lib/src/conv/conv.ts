@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { ShapeError } from "../errors.js";
-import { instantiateWasm } from "../gemm.js";
+import { instantiateKernel } from "../wasm/loader.js";
 import { contiguous, zeros, type Tensor } from "../tensor.js";
 import { checkDout, convGeometry, type ConvGeometry, type ConvParam } from "./geometry.js";
 import { col2im, im2col } from "./im2col.js";
@@ -21,11 +19,7 @@ let mem = new Float64Array(0);
 
 function loadKernel(): ConvKernel {
   if (kernel) return kernel;
-  const file = fileURLToPath(new URL("../wasm/conv.wasm", import.meta.url));
-  if (!existsSync(file)) {
-    throw new Error(`convForwardFast: the WebAssembly kernel ${file} is missing; build the library first (npm run build)`);
-  }
-  kernel = instantiateWasm(readFileSync(file)) as ConvKernel;
+  kernel = instantiateKernel<ConvKernel>("conv");
   mem = new Float64Array(kernel.memory.buffer);
   return kernel;
 }
