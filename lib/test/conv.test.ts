@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   Rng,
   convBackwardFast,
+  convBackwardFastParams,
   convForwardFast,
   evalNumericalGradientArray,
   maxAbsDiff,
@@ -150,10 +151,14 @@ describe("convForwardFast / convBackwardFast", () => {
       expect(maxAbsDiff(out, ref.out)).toBeLessThan(1e-10);
       const dout = randn(out.shape, rng);
       const want = ref.backward(dout);
+      expect(cache.cols).not.toBeNull();
       const got = convBackwardFast(dout, cache);
       expect(maxAbsDiff(got.dx, want.dx)).toBeLessThan(1e-10);
       expect(maxAbsDiff(got.dw, want.dw)).toBeLessThan(1e-10);
       expect(maxAbsDiff(got.db, want.db)).toBeLessThan(1e-10);
+      const params = convBackwardFastParams(dout, cache);
+      expect(maxAbsDiff(params.dw, want.dw)).toBeLessThan(1e-10);
+      expect(maxAbsDiff(params.db, want.db)).toBeLessThan(1e-10);
     }
     // The sweep really covers the cases the contract names.
     expect(Math.min(seen.stride2, seen.pad3, seen.nonSquare, seen.batchOne)).toBeGreaterThan(0);
@@ -187,7 +192,8 @@ describe("convForwardFast / convBackwardFast", () => {
     const b = randn([2], rng);
     const ref = convNaive(x, w, b, 1, 3);
     const { out, cache } = convForwardFast(x, w, b, { stride: 1, pad: 3 });
-    
+    // Too many columns to keep: the backward pass gathers them again.
+    expect(cache.cols).toBeNull();
     expect(maxAbsDiff(out, ref.out)).toBeLessThan(1e-10);
     const dout = randn(out.shape, rng);
     const want = ref.backward(dout);

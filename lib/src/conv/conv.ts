@@ -76,7 +76,13 @@ export interface ConvCache {
   b: Tensor;
   convParam: ConvParam;
   geometry: ConvGeometry;
+  /** Every image's column matrix (K·Pp values each) when the batch is small enough to keep, else null. */
+  cols: Float64Array | null;
 }
+
+// Column matrices of at most this many doubles (32 MiB) are kept for the backward pass, which then copies
+// them back instead of gathering them again; larger batches (a test set scored at once) are not kept.
+const MAX_KEPT_COLS = 1 << 22;
 
 function denseData(t: Tensor): { data: Float64Array; off: number } {
   const c = contiguous(t);
@@ -114,8 +120,11 @@ export function convForwardFast(x: Tensor, w: Tensor, b: Tensor, convParam: Conv
   for (let f = 0; f < F; f++) bias[f] = b.data[b.offset + f * b.stride[0]];
   const out = zeros([N, F, Ho, Wo]);
   const o = out.data;
+  const per = L.K * Pp;
+  const kept = N * per <= MAX_KEPT_COLS ? new Float64Array(N * per) : null;
   for (let n = 0; n < N; n++) {
     im2col(xd.data, xd.off, n, 1, g, m, L.cols, Pp);
+    if (kept) kept.set(m.subarray(L.cols, L.cols + per), n * per);
     k.nn(L.wt * 8, Fp * 8, L.cols * 8, Pp * 8, L.prod * 8, Pp * 8, Fp, Pp, L.K, 0);
     for (let f = 0; f < F; f++) {
       const src = L.prod + f * Pp;
@@ -124,7 +133,7 @@ export function convForwardFast(x: Tensor, w: Tensor, b: Tensor, convParam: Conv
       for (let p = 0; p < P; p++) o[dst + p] = m[src + p] + bf;
     }
   }
-  return { out, cache: { kind: "convFast", x, w, b, convParam, geometry: g } };
+  return { out, cache: { kind: "convFast", x, w, b, convParam, geometry: g, cols: kept } };
 }
 
 /**
@@ -132,12 +141,27 @@ export function convForwardFast(x: Tensor, w: Tensor, b: Tensor, convParam: Conv
  * dout: (N, F, Ho, Wo); dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F)
  */
 export function convBackwardFast(dout: Tensor, cache: ConvCache): { dx: Tensor; dw: Tensor; db: Tensor } {
+  const { dx, dw, db } = convBackward("convBackwardFast", dout, cache, true);
+  return { dx: dx!, dw, db };
+}
+
+/**
+ * convBackwardFast without the input gradient, for a first layer, whose input (the images) needs none:
+ * about half the work.
+ * dout: (N, F, Ho, Wo); dw: (F, C, HH, WW), db: (F)
+ */
+export function convBackwardFastParams(dout: Tensor, cache: ConvCache): { dw: Tensor; db: Tensor } {
+  const { dw, db } = convBackward("convBackwardFastParams", dout, cache, false);
+  return { dw, db };
+}
+
+function convBackward(fn: string, dout: Tensor, cache: ConvCache, inputGrad: boolean): { dx: Tensor | null; dw: Tensor; db: Tensor } {
   if (!cache || cache.kind !== "convFast") {
-    throw new ShapeError("convBackwardFast: cache must be the cache returned by convForwardFast");
+    throw new ShapeError(`${fn}: cache must be the cache returned by convForwardFast`);
   }
   const g = cache.geometry;
   const { N, C, H, W, F, HH, WW, Ho, Wo } = g;
-  const dd = denseData(checkDout("convBackwardFast", dout, [N, F, Ho, Wo]));
+  const dd = denseData(checkDout(fn, dout, [N, F, Ho, Wo]));
   const L = layoutOf(g);
   const { K, P, Pp, Fp, Kp } = L;
   const xd = denseData(cache.x);
@@ -145,10 +169,12 @@ export function convBackwardFast(dout: Tensor, cache: ConvCache): { dx: Tensor; 
   const m = memoryFor(L.end);
   stageFilters(m, denseData(cache.w), g, L, false);
   m.fill(0, L.cols, L.end);
-  const dx = zeros([N, C, H, W]);
+  const dx = inputGrad ? zeros([N, C, H, W]) : null;
   const db = zeros([F]);
+  const per = K * Pp;
   for (let n = 0; n < N; n++) {
-    im2col(xd.data, xd.off, n, 1, g, m, L.cols, Pp);
+    if (cache.cols) m.set(cache.cols.subarray(n * per, (n + 1) * per), L.cols);
+    else im2col(xd.data, xd.off, n, 1, g, m, L.cols, Pp);
     for (let f = 0; f < F; f++) {
       const src = dd.off + (n * F + f) * P;
       m.set(dd.data.subarray(src, src + P), L.dout + f * Pp);
@@ -157,8 +183,10 @@ export function convBackwardFast(dout: Tensor, cache: ConvCache): { dx: Tensor; 
       db.data[f] += s;
     }
     k.nt(L.dout * 8, Pp * 8, L.cols * 8, Pp * 8, L.dw * 8, Kp * 8, Fp, Kp, Pp);
-    k.nn(L.wd * 8, Kp * 8, L.dout * 8, Pp * 8, L.prod * 8, Pp * 8, Kp, Pp, F, 0);
-    col2im(m, L.prod, Pp, n, 1, g, dx.data);
+    if (dx) {
+      k.nn(L.wd * 8, Kp * 8, L.dout * 8, Pp * 8, L.prod * 8, Pp * 8, Kp, Pp, F, 0);
+      col2im(m, L.prod, Pp, n, 1, g, dx.data);
+    }
   }
   const dw = zeros([F, C, HH, WW]);
   for (let f = 0; f < F; f++) dw.data.set(m.subarray(L.dw + f * Kp, L.dw + f * Kp + K), f * K);
