@@ -13,6 +13,7 @@ import {
   tensor,
   transpose,
   zeros,
+  type ConvGeometry,
   type Tensor,
 } from "../src/index.js";
 
@@ -99,17 +100,7 @@ function maxPoolNaive(x: Tensor, ph: number, pw: number, stride: number) {
   return { out, backward };
 }
 
-interface ConvCase {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  F: number;
-  HH: number;
-  WW: number;
-  stride: number;
-  pad: number;
-}
+type ConvCase = Omit<ConvGeometry, "Ho" | "Wo">;
 
 // A random geometry that divides: sizes drawn until (H + 2·pad − HH) and (W + 2·pad − WW) are
 // non-negative multiples of the stride.
