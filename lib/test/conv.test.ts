@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   Rng,
@@ -282,5 +283,53 @@ describe("maxPoolForwardFast / maxPoolBackwardFast", () => {
     );
     expect(() => maxPoolForwardFast(zeros([1, 1, 4]), { poolHeight: 2, poolWidth: 2, stride: 2 })).toThrow(/x must have 4 dimensions/);
     expect(() => maxPoolBackwardFast(zeros([1, 1, 3, 2]), cache)).toThrow(/dout must have the forward output's shape \(1, 1, 2, 2\)/);
+  });
+});
+
+describe("against PyTorch (float64 fixtures from lib/test/fixtures/make_conv_reference.py)", () => {
+  interface Case {
+    kind: "conv" | "maxpool";
+    x: number[];
+    xShape: number[];
+    w?: number[];
+    wShape?: number[];
+    b?: number[];
+    stride: number;
+    pad?: number;
+    poolHeight?: number;
+    poolWidth?: number;
+    out: number[];
+    outShape: number[];
+    dout: number[];
+    dx: number[];
+    dw?: number[];
+    db?: number[];
+  }
+  const fixture = JSON.parse(readFileSync(new URL("./fixtures/conv-reference.json", import.meta.url), "utf8")) as { cases: Case[] };
+  const t = (v: number[], shape: number[]) => tensor(Float64Array.from(v), shape);
+
+  it("has conv and pooling cases", () => {
+    expect(fixture.cases.filter((c) => c.kind === "conv").length).toBeGreaterThanOrEqual(4);
+    expect(fixture.cases.filter((c) => c.kind === "maxpool").length).toBeGreaterThanOrEqual(3);
+  });
+  fixture.cases.forEach((c, i) => {
+    it(`case ${i}: ${c.kind} ${JSON.stringify(c.xShape)} stride ${c.stride} agrees to 1e-10`, () => {
+      const x = t(c.x, c.xShape);
+      const dout = t(c.dout, c.outShape);
+      if (c.kind === "conv") {
+        const w = t(c.w!, c.wShape!);
+        const { out, cache } = convForwardFast(x, w, t(c.b!, [c.b!.length]), { stride: c.stride, pad: c.pad! });
+        expect(out.shape).toEqual(c.outShape);
+        expect(maxAbsDiff(out, t(c.out, c.outShape))).toBeLessThan(1e-10);
+        const g = convBackwardFast(dout, cache);
+        expect(maxAbsDiff(g.dx, t(c.dx, c.xShape))).toBeLessThan(1e-10);
+        expect(maxAbsDiff(g.dw, t(c.dw!, c.wShape!))).toBeLessThan(1e-10);
+        expect(maxAbsDiff(g.db, t(c.db!, [c.db!.length]))).toBeLessThan(1e-10);
+      } else {
+        const { out, cache } = maxPoolForwardFast(x, { poolHeight: c.poolHeight!, poolWidth: c.poolWidth!, stride: c.stride });
+        expect(maxAbsDiff(out, t(c.out, c.outShape))).toBe(0);
+        expect(maxAbsDiff(maxPoolBackwardFast(dout, cache).dx, t(c.dx, c.xShape))).toBeLessThan(1e-12);
+      }
+    });
   });
 });
