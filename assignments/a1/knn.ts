@@ -71,10 +71,9 @@ export class KNearestNeighbor {
     const numTrain = XTrain.shape[0];
     const D = X.shape[1];
     const dists = zeros([numTest, numTrain]);
-    // TODO: For every test row i and every training row j, compute the L2 distance
-    // TODO: sqrt(Σ_d (X[i, d] − XTrain[j, d])²) and store it with dists.set(i, j, value).
-    // TODO: Read elements with X.get(i, d) and XTrain.get(j, d) (they work for any strides, so views are fine).
-    // TODO: A plain loop over the D dimensions inside is fine; the two loops are the ones over examples.
+    // TODO: For every test row i and every training row j, store the L2 distance between X[i] and XTrain[j]
+    // TODO: in dists[i, j]; dists is (numTest, numTrain). Tensors' get and set work for any strides, so views
+    // TODO: are fine. A loop over the D dimensions inside is fine: the two loops are the ones over examples.
     throw new Error("Not implemented: computeDistancesTwoLoops");
     return dists;
   }
@@ -89,11 +88,11 @@ export class KNearestNeighbor {
     const numTest = X.shape[0];
     const numTrain = XTrain.shape[0];
     const dists = zeros([numTest, numTrain]);
-    // TODO: For every test row i: take it as a (1, D) view with sliceRows(X, i, i + 1); sub(XTrain, row)
-    // TODO: broadcasts it against all training rows, giving (numTrain, D) differences. Square them (mul),
-    // TODO: sum along axis 1, take the square root (map with Math.sqrt), and write the result into row i of
-    // TODO: dists: assign(sliceRows(dists, i, i + 1), reshape(rowDistances, [1, numTrain])).
-    // TODO: No loop over the training rows.
+    // TODO: Loop over the test rows only. For test row i, compute its numTrain distances with whole-tensor
+    // TODO: operations: a (1, D) view of the row broadcasts against the (numTrain, D) training matrix; reduce
+    // TODO: over the D axis; write the numTrain results into row i of dists, a (numTrain) vector into a
+    // TODO: (1, numTrain) slice. No loop over the training rows or the dimensions.
+    // TODO: Library functions that help: sliceRows, sub, mul, sum, map, reshape, assign.
     throw new Error("Not implemented: computeDistancesOneLoop");
     return dists;
   }
@@ -106,12 +105,12 @@ export class KNearestNeighbor {
   computeDistancesNoLoops(X: Tensor): Tensor {
     const { XTrain } = this.trained("computeDistancesNoLoops", X);
     const numTrain = XTrain.shape[0];
-    // TODO: Expand ‖a − b‖² = ‖a‖² + ‖b‖² − 2·a·b. The squared norms of the test rows, as a (numTest, 1)
-    // TODO: column: sum(mul(X, X), 1, true); of the training rows, as a (1, numTrain) row: reshape the sum.
-    // TODO: add(column, row) broadcasts them into the (numTest, numTrain) matrix of ‖a‖² + ‖b‖².
-    // TODO: All the products at once: gemm(X, XTrain, { transB: true, alpha: -2 }) is −2·X·XTrainᵀ; with
-    // TODO: { beta: 1, out: thatMatrix } gemm adds them into it in place. Rounding can make a tiny squared
-    // TODO: distance slightly negative: clamp at 0 before the square root (map over the tensor).
+    // TODO: Return the (numTest, numTrain) distances with no loop over examples. Expand ‖a − b‖² into squared
+    // TODO: norms and dot products: the squared norms of the test rows form a (numTest, 1) column, those of the
+    // TODO: training rows a (1, numTrain) row, and broadcasting combines them; all numTest·numTrain dot products
+    // TODO: come from one matrix multiplication with the library's gemm (see its options for transposing an
+    // TODO: operand, scaling the product and adding it into an existing matrix). Rounding can make a tiny
+    // TODO: squared distance slightly negative: clamp it at 0 before the square root.
     // TODO: No for/while loops, no forEach/map/reduce over arrays, and no calls to the other two versions.
     throw new Error("Not implemented: computeDistancesNoLoops");
   }

@@ -58,9 +58,10 @@ export class LinearClassifier {
     checkDimsEqual("LinearClassifier.train", "X", X, 1, "W", this.W, 0);
     const W = this.W;
     const lossHistory: number[] = [];
-    // TODO: Repeat numIters times: draw batchSize example indices with replacement (rng.choice(N, batchSize)),
-    // TODO: gather that minibatch (takeRows, takeLabels), evaluate this.loss on it, record the loss in
-    // TODO: lossHistory, and take a step W ← W − learningRate·dW (addScaledInPlace updates W in place).
+    // TODO: Minibatch SGD for numIters steps. Each step draws a (batchSize, D) minibatch with replacement; take
+    // TODO: its indices from one rng.choice(N, batchSize) call per step, so that a seed gives the same run
+    // TODO: everywhere (the grader replays it). Evaluate this.loss on the minibatch, record the loss in
+    // TODO: lossHistory, and move W (D, C) against the gradient, scaled by learningRate, in place.
     // TODO: With verbose, print `iteration ${it} / ${numIters}: loss ${loss}` every 100 iterations.
     throw new Error("Not implemented: train");
     return lossHistory;
@@ -74,7 +75,7 @@ export class LinearClassifier {
     checkTensor("LinearClassifier.predict", "X", X, 2);
     if (this.W === null) throw new Error("LinearClassifier.predict: train the classifier first");
     checkDimsEqual("LinearClassifier.predict", "X", X, 1, "W", this.W, 0);
-    // TODO: The scores are X·W; return the index of the largest score of each row (argmax).
+    // TODO: Return, for each row of X (N, D), the class with the highest score: an Int32Array of N labels.
     throw new Error("Not implemented: predict");
   }
 

@@ -3,9 +3,8 @@
 // linalg/parallel.ts, the thread pool in threads/pool.ts.
 import ndarray from "ndarray";
 import { ShapeError, shapeStr } from "./errors.js";
-import { scaleC, type GemmOperands } from "./linalg/kernel.js";
-import { addPartials, gemmTask, planGemm, splitsK, type GemmJob } from "./linalg/parallel.js";
-import { activeThreads, runJob, threadCount } from "./threads/pool.js";
+import { runGemm } from "./linalg/driver.js";
+import { activeThreads, inPoolJob, threadCount } from "./threads/pool.js";
 import { checkTensor, zeros, type Tensor } from "./tensor.js";
 
 export { instantiateWasm } from "./wasm/loader.js";
@@ -14,6 +13,13 @@ export { setThreads, threadCount, THREADS_ENV } from "./threads/pool.js";
 /**
  * Products of fewer floating-point operations (2·M·N·K) than this run on the calling thread: waking the
  * pool, and copying operands that are not in shared memory, cost more than a second thread gives there.
+ *
+ * Measured with `npm run bench -- --threshold --reps 41` (n x n x n, median µs, 1 thread / 2 threads), but
+ * under a load average of about 20 on the 2 cores, where a second thread rarely helps at any size:
+ *   n = 64 (0.5 MFLOP): 84 / 164    n = 128 (4.2 MFLOP): 568 / 765    n = 160 (8.2 MFLOP): 1085 / 1466
+ *   n = 256 (33.6 MFLOP): 43368 / 36428
+ * The pool's fixed cost is a wake-up and a message per worker (tens of µs) plus the copies; at 4 MFLOP one
+ * thread takes about 350 µs when the machine is idle, so half of it is well above that cost.
  */
 export const GEMM_THREAD_MIN_FLOPS = 4e6;
 
@@ -59,7 +65,7 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
     }
   } else if (threadsFor(M, N, K) > 1) {
     // In shared memory, so that the pool's workers write the result in place.
-    c = ndarray(new Float64Array(new SharedArrayBuffer(8 * M * N)), [M, N], [N, 1], 0);
+    c = sharedZeros([M, N]);
   } else {
     c = zeros([M, N]);
   }
@@ -72,6 +78,20 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   return c;
 }
 
+/**
+ * A row-major tensor of zeros in shared memory (a SharedArrayBuffer). The pool's workers read and write such
+ * tensors in place; gemm copies any other operand of a threaded product in first, so large operands that
+ * are made once and multiplied often (an im2col matrix, a training set) are best made with this.
+ */
+export function sharedZeros(shape: ReadonlyArray<number>): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new ShapeError(`sharedZeros: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  const stride = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  return ndarray(new Float64Array(new SharedArrayBuffer(8 * size)), shape.slice(), stride, 0);
+}
+
 /** op(A) * op(B) as a new tensor. a: (M, K), b: (K, N), out: (M, N) */
 export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
   return gemm(a, b, { transA, transB });
@@ -79,7 +99,7 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
 
 /** The threads a product of this shape runs on now (1 below GEMM_THREAD_MIN_FLOPS). */
 function threadsFor(M: number, N: number, K: number): number {
-  if (2 * M * N * K < GEMM_THREAD_MIN_FLOPS || threadCount() === 1) return 1;
+  if (2 * M * N * K < GEMM_THREAD_MIN_FLOPS || threadCount() === 1 || inPoolJob()) return 1;
   return Math.min(threadCount(), activeThreads());
 }
 
@@ -106,56 +126,5 @@ export function gemmRaw(
   cRs: number,
   cCs: number,
 ): void {
-  const ops: GemmOperands = { M, N, K, alpha, A, aOff, aRs, aCs, B, bOff, bRs, bCs, C, cOff, cRs, cCs };
-  if (M === 0 || N === 0) return;
-  if (K === 0 || alpha === 0) {
-    scaleC(ops, beta, 0, M, 0, N);
-    return;
-  }
-  const threads = threadsFor(M, N, K);
-  const plan = planGemm(M, N, K, threads);
-  const kSplit = splitsK(M, N, K);
-  if (threads === 1 || plan.count === 1) {
-    const job: GemmJob = { ops, beta, plan, partials: kSplit ? new Float64Array(plan.count * M * N) : null };
-    if (kSplit) scaleC(ops, beta, 0, M, 0, N);
-    for (let t = 0; t < plan.count; t++) gemmTask(job, t);
-    if (kSplit) addPartials(job);
-    return;
-  }
-  // Workers see shared memory only: operands elsewhere are copied in (the span of elements they use).
-  const a = toShared(A, aOff, M, aRs, K, aCs, "a");
-  const b = toShared(B, bOff, K, bRs, N, bCs, "b");
-  const c = toShared(C, cOff, M, cRs, N, cCs, "c");
-  const shared: GemmOperands = { ...ops, A: a.data, aOff: a.off, B: b.data, bOff: b.off, C: c.data, cOff: c.off };
-  const job: GemmJob = { ops: shared, beta, plan, partials: kSplit ? new Float64Array(new SharedArrayBuffer(8 * plan.count * M * N)) : null };
-  if (kSplit) scaleC(shared, beta, 0, M, 0, N);
-  runJob("gemm", job, plan.count, threads);
-  if (kSplit) addPartials(job);
-  if (c.copied) C.set(c.data.subarray(0, c.hi - c.lo), c.lo);
-}
-
-interface SharedSpan {
-  data: Float64Array;
-  off: number;
-  lo: number;
-  hi: number;
-  copied: boolean;
-}
-
-// Copies kept for reuse, per operand, up to this many doubles (larger ones are allocated per product).
-const STAGE_KEEP = 4 << 20;
-const stages = new Map<string, Float64Array>();
-
-function toShared(x: Float64Array, off: number, rows: number, rs: number, cols: number, cs: number, role: string): SharedSpan {
-  if (x.buffer instanceof SharedArrayBuffer) return { data: x, off, lo: 0, hi: 0, copied: false };
-  const lo = off + Math.min(0, (rows - 1) * rs) + Math.min(0, (cols - 1) * cs);
-  const hi = off + Math.max(0, (rows - 1) * rs) + Math.max(0, (cols - 1) * cs) + 1;
-  const n = hi - lo;
-  let buf = stages.get(role);
-  if (!buf || buf.length < n) {
-    buf = new Float64Array(new SharedArrayBuffer(8 * Math.max(n, Math.min(STAGE_KEEP, 2 * (buf?.length ?? 0)))));
-    if (n <= STAGE_KEEP) stages.set(role, buf);
-  }
-  buf.set(x.subarray(lo, hi));
-  return { data: buf, off: off - lo, lo, hi, copied: true };
+  runGemm({ M, N, K, alpha, A, aOff, aRs, aCs, B, bOff, bRs, bCs, C, cOff, cRs, cCs }, beta, threadsFor(M, N, K));
 }

@@ -1,6 +1,8 @@
 export * from "./errors.js";
 export * from "./random.js";
 export * from "./tensor.js";
+export * from "./metrics.js";
+export * from "./compare.js";
 export * from "./gemm.js";
 export * from "./env.js";
 export * from "./gradcheck.js";
@@ -9,4 +11,6 @@ export * from "./linear.js";
 export * from "./knn.js";
 export * from "./viz/index.js";
 export * from "./nn/index.js";
+export * from "./timing.js";
+export * from "./features.js";
 export * from "./conv/index.js";

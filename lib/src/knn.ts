@@ -1,26 +1,38 @@
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+// lib's exact k-nearest-neighbour search. The parts live in knn/ (one job each: topk, brute, blocks, pixels,
+// tables, pruned, job), on raw Float64Arrays, so that the calling thread and the pool's worker threads run
+// exactly the same code over shared memory.
+//
+// Two exact methods, which find the same neighbours:
+// - "brute": every distance. L2 through ‖q‖² + ‖x‖² − 2 q·x with lib's GEMM, a block of test rows against a
+//   block of training rows at a time; L1 in a tight loop that compares eight test rows with each training row.
+// - "pruned": the same distances, but most candidates are ruled out by cheap lower bounds first. Summing the
+//   pixels of a block of the image gives a coarse image; for any partition of the dimensions into blocks,
+//     L1:  Σ_b |Σ_{p∈b} (q_p − x_p)|        ≤ Σ_p |q_p − x_p|          (triangle inequality)
+//     L2²: Σ_b (Σ_{p∈b} (q_p − x_p))² / |b| ≤ Σ_p (q_p − x_p)²          (Cauchy–Schwarz)
+//   so a candidate whose coarse distance already exceeds the current k-th best cannot be among the k nearest.
+//   Candidates are visited in order of their total-sum difference (the one-block bound), from a list sorted by
+//   total sum, and then filtered through finer and finer block levels (7x7, 4x4 and 2x2 blocks of a
+//   28x28 image) before the exact distance, which itself stops early once it passes the k-th best.
+//
+// When the rows are 8-bit images (every value k / 255 or k for an integer k in 0..255), the pruned method
+// compares candidates in exact integer arithmetic with WebAssembly SIMD (lib/src/wasm/knn.wat, knn/pixels.ts): pixels and
+// block sums as 16-bit integers, eight at a time.
+//
+// Neighbours are ordered by distance, ties by the smaller training index, in both methods.
+
 import { DTypeError, ShapeError, shapeStr } from "./errors.js";
 import { gemm } from "./gemm.js";
-import {
-  PixelKernel,
-  blockGroups,
-  bruteL1,
-  bruteL2,
-  buildSearchTables,
-  prunedSearch,
-  prunedSearchL2,
-  rowSquaredNorms,
-  type KnnJob,
-  type MetricCode,
-  type PruneStats,
-  type PruneTables,
-} from "./knn-core.js";
-import { workerSpec, type WorkerSpec } from "./threads/worker-script.js";
+import { blockGroups } from "./knn/blocks.js";
+import { bruteL1, bruteL2, rowSquaredNorms } from "./knn/brute.js";
+import type { KnnJob } from "./knn/job.js";
+import { PixelKernel } from "./knn/pixels.js";
+import { searchPruned } from "./knn/pruned.js";
+import { buildSearchTables } from "./knn/tables.js";
+import type { KnnData, KnnMetric, KnnOut } from "./knn/types.js";
+import { runJob, threadCount } from "./threads/pool.js";
 import { checkDimsEqual, checkLabels, checkTensor, forEachIndex, zeros, type Labels, type Tensor } from "./tensor.js";
 
-/** "l2": Euclidean distance √Σ(a−b)²; "l1": Manhattan distance Σ|a−b|. */
-export type KnnMetric = "l2" | "l1";
+export type { KnnMetric } from "./knn/types.js";
 
 /**
  * "brute" computes every distance (L2 with GEMM, L1 in a tight loop); "pruned" rules most candidates out with
@@ -39,7 +51,10 @@ export interface KnnOptions {
    * flattened row-major). By default a row whose length is a square is taken for a square image.
    */
   imageShape?: number[];
-  /** Worker threads for the parallel functions; the machine's core count by default. */
+  /**
+   * Threads for the parallel functions (this one and the pool's workers); by default lib's thread count
+   * (SEMANTIC_GAP_THREADS, else the machine's cores). 0 or 1: this thread only.
+   */
   workers?: number;
 }
 
@@ -66,7 +81,7 @@ const AUTO_PRUNED_L1_MIN_SIZE = 1 << 19; // training rows x dimensions
 const AUTO_PRUNED_L2_MIN_ROWS = 16000;
 
 interface Resolved {
-  metric: MetricCode;
+  metric: KnnMetric;
   method: "brute" | "pruned";
   n: number;
   m: number;
@@ -99,8 +114,8 @@ function resolve(fn: string, train: Tensor, test: Tensor, k: number, opts: KnnOp
       );
     }
   }
-  const metric: MetricCode = metricName === "l2" ? 0 : 1;
-  const autoPruned = metric === 0 ? n >= AUTO_PRUNED_L2_MIN_ROWS && d >= 16 : n * d >= AUTO_PRUNED_L1_MIN_SIZE;
+  const metric: KnnMetric = metricName;
+  const autoPruned = metric === "l2" ? n >= AUTO_PRUNED_L2_MIN_ROWS && d >= 16 : n * d >= AUTO_PRUNED_L1_MIN_SIZE;
   const method = methodName === "auto" ? (autoPruned ? "pruned" : "brute") : methodName;
   return { metric, method, n, m, d };
 }
@@ -130,27 +145,25 @@ function emptyNeighbours(k: number, m: number, method: "brute" | "pruned", alloc
 }
 
 /**
- * The k nearest training rows of every test row, exactly, in this thread; memory stays bounded (no
- * (numTest, numTrain) matrix). Ties in distance go to the smaller training index.
- * train: (N, D), test: (M, D), out.indices/out.distances: (M, k) row-major
+ * The k nearest training rows of every test row, exactly, in this thread (large GEMM products inside use the
+ * thread pool); memory stays bounded (no (numTest, numTrain) matrix). Ties in distance go to the smaller
+ * training index. train: (N, D), test: (M, D), out.indices/out.distances: (M, k) row-major
  */
 export function kNearest(train: Tensor, test: Tensor, k: number, opts: KnnOptions = {}): Neighbours {
   const r = resolve("kNearest", train, test, k, opts);
-  const x = dense(train);
-  const q = dense(test);
+  const data: KnnData = { train: dense(train), n: r.n, d: r.d, test: dense(test), m: r.m };
   const out = emptyNeighbours(k, r.m, r.method);
   out.stats.candidates = r.m * r.n;
+  const o: KnnOut = { k, indices: out.indices, distances: out.distances };
+  const rows = { r0: 0, r1: r.m };
   if (r.method === "brute") {
-    if (r.metric === 0) bruteL2(x, rowSquaredNorms(x, r.n, r.d), r.n, r.d, q, 0, r.m, k, out.indices, out.distances);
-    else bruteL1(x, r.n, r.d, q, 0, r.m, k, out.indices, out.distances);
+    if (r.metric === "l2") bruteL2(data, rowSquaredNorms(data.train, r.n, r.d), rows, o);
+    else bruteL1(data, rows, o);
   } else {
     const local = (b: number): ArrayBuffer => new ArrayBuffer(b);
-    const tables = buildSearchTables(x, r.n, q, r.m, r.d, blockGroups(r.d, opts.imageShape), r.metric, local);
+    const tables = buildSearchTables({ data, groups: blockGroups(r.d, opts.imageShape), metric: r.metric, alloc: local });
     const kernel = tables.pixels ? new PixelKernel(tables.pixels, tables, r.n) : null;
-    const s =
-      r.metric === 0 && tables.gemm
-        ? prunedSearchL2(x, r.n, r.d, tables, q, 0, r.m, k, out.indices, out.distances, kernel)
-        : prunedSearch(r.metric, x, r.n, r.d, tables, q, 0, r.m, k, out.indices, out.distances, kernel);
+    const s = searchPruned({ metric: r.metric, data, tables, kernel }, rows, o);
     out.stats.integer = kernel !== null;
     out.stats.scanned = s.scanned;
     out.stats.exact = s.exact;
@@ -158,80 +171,53 @@ export function kNearest(train: Tensor, test: Tensor, k: number, opts: KnnOption
   return out;
 }
 
-// ------------------------------------------------------------------ worker threads
-
-function runWorker(spec: WorkerSpec, job: KnnJob): Promise<PruneStats> {
-  return new Promise((resolveStats, reject) => {
-    const w = new Worker(spec.script, { eval: spec.eval, workerData: job });
-    let settled = false;
-    w.once("message", (msg: { stats?: PruneStats; error?: string }) => {
-      settled = true;
-      if (msg.error) reject(new Error(`knn worker: ${msg.error}`));
-      else resolveStats(msg.stats!);
-      void w.terminate();
-    });
-    w.once("error", (e) => {
-      if (!settled) reject(e);
-      settled = true;
-    });
-    w.once("exit", (code) => {
-      if (!settled) reject(new Error(`knn worker exited with code ${code} before finishing`));
-      settled = true;
-    });
-  });
-}
-
 /**
- * kNearest on worker threads (one per core by default), over shared memory; the same neighbours as kNearest.
- * Runs in this thread when workers are unavailable or `workers` is 0.
+ * kNearest on lib's thread pool (every core by default), over shared memory; the same neighbours as
+ * kNearest. Runs in this thread where there are no worker threads or `workers` is 0 or 1.
  * train: (N, D), test: (M, D), out.indices/out.distances: (M, k) row-major
  */
 export async function kNearestParallel(train: Tensor, test: Tensor, k: number, opts: KnnOptions = {}): Promise<Neighbours> {
   const r = resolve("kNearestParallel", train, test, k, opts);
-  const nWorkers = opts.workers ?? availableParallelism();
-  if (!Number.isInteger(nWorkers) || nWorkers < 0) {
-    throw new RangeError(`kNearestParallel: workers must be a non-negative integer, got ${nWorkers}`);
+  const threads = opts.workers ?? threadCount();
+  if (!Number.isInteger(threads) || threads < 0) {
+    throw new RangeError(`kNearestParallel: workers must be a non-negative integer, got ${threads}`);
   }
-  const spec = workerSpec("knn-worker", import.meta.url);
-  if (nWorkers === 0 || !spec || r.m === 0) return kNearest(train, test, k, { ...opts, method: r.method });
+  if (threads <= 1 || r.m === 0) return kNearest(train, test, k, { ...opts, method: r.method });
   const shared = (bytes: number): SharedArrayBuffer => new SharedArrayBuffer(bytes);
-  const x = dense(train, shared);
-  const q = dense(test, shared);
+  const data: KnnData = { train: dense(train, shared), n: r.n, d: r.d, test: dense(test, shared), m: r.m };
   const out = emptyNeighbours(k, r.m, r.method, shared);
   out.stats.candidates = r.m * r.n;
   let trainSq: Float64Array | null = null;
-  let tables: PruneTables | null = null;
-  if (r.method === "brute" && r.metric === 0) {
+  let tables = null;
+  if (r.method === "brute" && r.metric === "l2") {
     trainSq = new Float64Array(shared(8 * r.n));
-    trainSq.set(rowSquaredNorms(x, r.n, r.d));
+    trainSq.set(rowSquaredNorms(data.train, r.n, r.d));
   } else if (r.method === "pruned") {
-    tables = buildSearchTables(x, r.n, q, r.m, r.d, blockGroups(r.d, opts.imageShape), r.metric, shared);
+    tables = buildSearchTables({ data, groups: blockGroups(r.d, opts.imageShape), metric: r.metric, alloc: shared });
   }
-  // Small claims keep both workers busy to the end; pruned rows vary a lot in cost.
-  const perWorker = Math.ceil(r.m / nWorkers);
-  const chunk = Math.max(1, Math.min(r.method === "pruned" ? 64 : 128, perWorker));
+  // Small tasks keep every thread busy to the end; pruned rows vary a lot in cost.
+  const chunk = Math.max(1, Math.min(r.method === "pruned" ? 64 : 128, Math.ceil(r.m / threads)));
+  const count = Math.ceil(r.m / chunk);
   const job: KnnJob = {
     method: r.method,
     metric: r.metric,
-    n: r.n,
-    d: r.d,
-    m: r.m,
-    k,
-    train: x,
-    test: q,
+    data,
     trainSq,
     tables,
-    outIdx: out.indices,
-    outDist: out.distances,
-    next: new Int32Array(shared(4)),
+    out: { k, indices: out.indices, distances: out.distances },
     chunk,
+    stats: new Float64Array(shared(16 * count)),
   };
-  const threads = Math.min(nWorkers, Math.ceil(r.m / chunk));
-  const all = await Promise.all(Array.from({ length: threads }, () => runWorker(spec, job)));
-  out.stats.threads = threads;
+  out.stats.threads = runJob("knn", job, count, threads);
   if (r.method === "pruned") {
-    out.stats.scanned = all.reduce((a, s) => a + s.scanned, 0);
-    out.stats.exact = all.reduce((a, s) => a + s.exact, 0);
+    let scanned = 0;
+    let exact = 0;
+    for (let t = 0; t < count; t++) {
+      scanned += job.stats[2 * t];
+      exact += job.stats[2 * t + 1];
+    }
+    out.stats.scanned = scanned;
+    out.stats.exact = exact;
     out.stats.integer = tables?.pixels != null;
   }
   return out;

@@ -203,7 +203,10 @@ export interface TrainLinearOptions {
   numIters?: number;
   /** Examples per minibatch, drawn with replacement (default 200). */
   batchSize?: number;
-  /** Seed of the initial weights and of the minibatch draws (default 0). */
+  /**
+   * Seed of the minibatch draws and of the initial weights (default 0). The two come from separate streams,
+   * so the minibatches depend on the seed alone, not on `W` or `weightScale`.
+   */
   seed?: number;
   /** Number of classes (default max(y) + 1). */
   numClasses?: number;
@@ -232,6 +235,11 @@ interface TrainState {
   every: number;
 }
 
+/** The seed of the initial-weight stream for a training seed: a fixed odd-constant mix, distinct from the seed itself. */
+function initSeed(seed: number): number {
+  return (Math.imul(Math.trunc(seed) ^ 0x5bd1e995, 0x27d4eb2d) ^ 0x165667b1) >>> 0;
+}
+
 function setupTraining(fn: string, X: Tensor, y: Labels, opts: TrainLinearOptions): TrainState {
   checkTensor(fn, "X", X, 2);
   const [n, d] = X.shape;
@@ -241,13 +249,16 @@ function setupTraining(fn: string, X: Tensor, y: Labels, opts: TrainLinearOption
   for (let i = 0; i < n; i++) if (y[i] > maxLabel) maxLabel = y[i];
   const numClasses = opts.numClasses ?? maxLabel + 1;
   checkLabels(fn, "y", y, n, numClasses);
-  const rng = new Rng(opts.seed ?? 0);
+  const seed = opts.seed ?? 0;
+  // Minibatches are drawn from Rng(seed) and nothing else, so two runs with the same seed see the same
+  // minibatches whatever their initial weights; the weights come from a second stream derived from the seed.
+  const rng = new Rng(seed);
   let W: Tensor;
   if (opts.W) {
     checkTensor(fn, "opts.W", opts.W, [d, numClasses]);
     W = copy(opts.W);
   } else {
-    W = randn([d, numClasses], rng, opts.weightScale ?? 1e-3);
+    W = randn([d, numClasses], new Rng(initSeed(seed)), opts.weightScale ?? 1e-3);
   }
   const pos = (name: string, v: number, int: boolean): number => {
     if (!(Number.isFinite(v) && v > 0 && (!int || Number.isInteger(v)))) {

@@ -496,17 +496,33 @@ export function zipWith(fn: string, a: Operand, b: Operand, f: (x: number, y: nu
     for (let k = 0; k < o.length; k++) o[k] = f(ad[ao + k], bd[bo + k]);
     return out;
   }
-  const av = ndarray(a.data, shape, broadcastTo(a, shape).stride, a.offset);
-  const bv = ndarray(b.data, shape, broadcastTo(b, shape).stride, b.offset);
-  const aIdx = new Int32Array(o.length);
-  forEachIndex(av, (p, k) => {
-    aIdx[k] = p;
-  });
+  // Broadcasting: walk the output in row-major order, one run along the last axis at a time, each operand
+  // advancing by its own (possibly zero) strides. No per-element index bookkeeping: this is the path of
+  // sub(XTrain, row) in a one-loop distance computation, so it must stay close to a plain loop.
+  const as = broadcastTo(a, shape).stride;
+  const bs = broadcastTo(b, shape).stride;
+  const nd = shape.length;
+  if (o.length === 0) return out;
   const ad = a.data;
   const bd = b.data;
-  forEachIndex(bv, (p, k) => {
-    o[k] = f(ad[aIdx[k]], bd[p]);
-  });
+  const last = shape[nd - 1];
+  const sa = as[nd - 1];
+  const sb = bs[nd - 1];
+  const idx = new Array<number>(nd).fill(0);
+  let pa = a.offset;
+  let pb = b.offset;
+  for (let k = 0; k < o.length; k += last) {
+    for (let j = 0, qa = pa, qb = pb; j < last; j++, qa += sa, qb += sb) o[k + j] = f(ad[qa], bd[qb]);
+    for (let d = nd - 2; d >= 0; d--) {
+      idx[d]++;
+      pa += as[d];
+      pb += bs[d];
+      if (idx[d] < shape[d]) break;
+      pa -= as[d] * shape[d];
+      pb -= bs[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
   return out;
 }
 
@@ -676,43 +692,4 @@ export function argmax(t: Tensor): Int32Array {
     out[i] = best;
   }
   return out;
-}
-
-/** Fraction of positions where predictions equal labels. */
-export function accuracy(pred: ArrayLike<number>, y: ArrayLike<number>): number {
-  if (pred.length !== y.length) {
-    throw new ShapeError(`accuracy: pred has length ${pred.length} but y has length ${y.length}`);
-  }
-  if (y.length === 0) return NaN;
-  let ok = 0;
-  for (let i = 0; i < y.length; i++) if (pred[i] === y[i]) ok++;
-  return ok / y.length;
-}
-
-// ---------------------------------------------------------------- comparisons
-
-/** Largest absolute elementwise difference between two tensors of the same shape. */
-export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  checkTensor("maxAbsDiff", "a", a);
-  checkTensor("maxAbsDiff", "b", b);
-  checkSameShape("maxAbsDiff", "a", a, "b", b);
-  const fa = toFloat64Array(a);
-  const fb = toFloat64Array(b);
-  let m = 0;
-  for (let i = 0; i < fa.length; i++) {
-    const d = Math.abs(fa[i] - fb[i]);
-    if (d > m || Number.isNaN(d)) m = d;
-  }
-  return m;
-}
-
-/** True when |a - b| <= atol + rtol * |b| everywhere (numpy's allclose). */
-export function allClose(a: Tensor, b: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
-  checkSameShape("allClose", "a", a, "b", b);
-  const fa = toFloat64Array(a);
-  const fb = toFloat64Array(b);
-  for (let i = 0; i < fa.length; i++) {
-    if (!(Math.abs(fa[i] - fb[i]) <= atol + rtol * Math.abs(fb[i]))) return false;
-  }
-  return true;
 }

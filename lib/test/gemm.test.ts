@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { GEMM_THREAD_MIN_FLOPS, Rng, gemm, gemmRaw, matmul, randn, setThreads, threadCount, transpose, zeros, type Tensor } from "../src/index.js";
+import { GEMM_THREAD_MIN_FLOPS, Rng, gemm, gemmRaw, matmul, randn, setThreads, sharedZeros, threadCount, transpose, zeros, type Tensor } from "../src/index.js";
 import { planGemm, splitsK } from "../src/linalg/parallel.js";
 import { poolStats } from "../src/threads/pool.js";
 
@@ -195,6 +195,21 @@ describe("threads", () => {
     expect(relErr(c, naive(a, a), n)).toBeLessThan(1e-15);
   });
 
+  it("takes operands in shared memory as they are (sharedZeros), with the same numbers", () => {
+    setThreads(2);
+    const [M, K, N] = [64, 200, 600];
+    const a = randn([M, K], rng);
+    const b = randn([K, N], rng);
+    const sa = sharedZeros([M, K]);
+    const sb = sharedZeros([K, N]);
+    sa.data.set(a.data);
+    sb.data.set(b.data);
+    expect(sa.data.buffer instanceof SharedArrayBuffer).toBe(true);
+    expect(sa.stride).toEqual([K, 1]);
+    expect(bits(matmul(sa, sb))).toEqual(bits(matmul(a, b)));
+    expect(() => sharedZeros([2, -1])).toThrow("sharedZeros: shape must be an array of non-negative integers, got [2,-1]");
+  });
+
   it("rejects a bad thread count", () => {
     expect(() => setThreads(0)).toThrow("setThreads: n must be a positive integer, got 0");
   });
@@ -233,8 +248,8 @@ describe("processes", () => {
     expect(got.threads).toBe(2);
   });
 
-  it("falls back to the calling thread under the permission model (no --allow-worker), with the same numbers", async () => {
-    // lib bundled into one file with its kernels in wasm/ beside it, as the grader's child runs it.
+  // lib bundled into one file, as the grader's child runs it (its kernels go in wasm/ beside it).
+  async function bundleLib(): Promise<string> {
     const esbuild = await import("esbuild");
     const bundle = path.join(dir, "sglib.mjs");
     await esbuild.build({
@@ -248,6 +263,37 @@ describe("processes", () => {
       external: ["sharp", "plotly.js-dist-min", "tslab"],
       banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
     });
+    return bundle;
+  }
+
+  it("names the missing kernel file and the command that builds it", async () => {
+    const bundle = await bundleLib();
+    const bare = mkdtempSync(path.join(dir, "bare-"));
+    cpSync(bundle, path.join(bare, "sglib.mjs"));
+    const script = path.join(bare, "child.mjs");
+    const tries = [
+      "lib.matmul(lib.randn([3, 3], 1), lib.randn([3, 3], 2))",
+      // 8-bit images: the pruned search's integer kernel.
+      "lib.kNearest(lib.tensor(Float64Array.from({ length: 64 * 16 }, (_, i) => (i * 7) % 256), [64, 16]), lib.tensor(new Float64Array(16), [1, 16]), 1, { method: 'pruned' })",
+    ];
+    writeFileSync(
+      script,
+      `import * as lib from "./sglib.mjs";\n` +
+        `for (const f of [${tries.map((t) => `() => ${t}`).join(", ")}]) { try { f(); console.log("no error"); } catch (e) { console.log(e.message); } }`,
+    );
+    const r = run([], script);
+    expect(r.status).toBe(0);
+    const lines = r.out.trim().split("\n");
+    for (const [i, name] of ["gemm", "knn"].entries()) {
+      expect(lines[i]).toBe(
+        `lib: the WebAssembly kernel ${name}.wasm is missing (looked for ${path.join(bare, `${name}.wasm`)} and ` +
+          `${path.join(bare, "wasm", `${name}.wasm`)}); build the library first (npm run build)`,
+      );
+    }
+  });
+
+  it("gemm and kNearestParallel fall back to the calling thread under the permission model (no --allow-worker), with the same numbers", async () => {
+    await bundleLib();
     mkdirSync(path.join(dir, "wasm"), { recursive: true });
     for (const f of readdirSync(path.join(libSrc, "wasm")).filter((n) => n.endsWith(".wasm"))) {
       cpSync(path.join(libSrc, "wasm", f), path.join(dir, "wasm", f));
@@ -272,5 +318,25 @@ describe("processes", () => {
     const mine = JSON.parse(here2(await import("../src/index.js"))) as { threads: number };
     expect(poolStats().jobsOnWorkers).toBe(before + 1);
     expect(JSON.parse(denied.out)).toEqual({ ...mine, threads: 2 });
+
+    // The kNN search on "2 threads" there runs on one and finds what the pool finds here.
+    const knnScript = path.join(dir, "knn-child.mjs");
+    const knnBody = `
+      const train = lib.randn([400, 16], 3), test = lib.randn([50, 16], 4);
+      const out = [];
+      for (const method of ["brute", "pruned"]) {
+        const nb = await lib.kNearestParallel(train, test, 3, { method, workers: 2 });
+        out.push({ threads: nb.stats.threads, indices: Array.from(nb.indices), distances: Array.from(nb.distances) });
+      }
+    `;
+    writeFileSync(knnScript, `import * as lib from "./sglib.mjs";\n${knnBody}\nconsole.log(JSON.stringify(out));`);
+    const knnDenied = run([flag, `--allow-fs-read=${dir}`, "--no-warnings"], knnScript);
+    expect(knnDenied.err).toBe("");
+    const theirs = JSON.parse(knnDenied.out) as Array<{ threads: number }>;
+    const lib = await import("../src/index.js");
+    const ours = await (new Function("lib", `return (async () => { ${knnBody}; return out; })();`) as (l: unknown) => Promise<Array<{ threads: number }>>)(lib);
+    expect(theirs.map((o) => o.threads)).toEqual([1, 1]);
+    expect(ours.map((o) => o.threads)).toEqual([2, 2]);
+    expect(theirs.map((o) => ({ ...o, threads: 0 }))).toEqual(ours.map((o) => ({ ...o, threads: 0 })));
   });
 });

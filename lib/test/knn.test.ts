@@ -20,7 +20,8 @@ import {
   type Neighbours,
   type Tensor,
 } from "../src/index.js";
-import { TopK, blockGroups } from "../src/knn-core.js";
+import { blockGroups } from "../src/knn/blocks.js";
+import { TopK } from "../src/knn/topk.js";
 
 // The independent reference: every distance by a plain double loop, every row fully sorted by
 // (distance, training index).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  Rng,
   evalNumericalGradient,
   fromNested,
   map,
@@ -202,6 +203,40 @@ describe("trainLinear", () => {
     expect(asyncRes.lossHistory).toEqual(sync.lossHistory);
     expect(maxAbsDiff(asyncRes.W, sync.W)).toBe(0);
     expect(seen).toEqual([10, 20, 25]);
+  });
+
+  it("draws the minibatches from Rng(seed) alone, whatever the initial weights", () => {
+    // Two-class softmax from zero weights with half the step is logistic regression on w = w1 - w0, provided both
+    // see the same minibatches. Logistic regression is written out here with its own Rng(seed) draws.
+    const { X: Xb, y: y3 } = blobs(120, 30);
+    const yb = Int32Array.from(y3, (v) => (v === 0 ? 1 : 0));
+    const lr = 0.2;
+    const iters = 60;
+    const batch = 16;
+    const soft = trainLinear(softmaxLossLinear, Xb, yb, { learningRate: lr / 2, reg: 0, numIters: iters, batchSize: batch, seed: 9, weightScale: 0 });
+    const w = new Float64Array(3);
+    const rng = new Rng(9);
+    for (let it = 0; it < iters; it++) {
+      const idx = rng.choice(120, batch);
+      const g = new Float64Array(3);
+      for (const i of idx) {
+        let z = 0;
+        for (let k = 0; k < 3; k++) z += Xb.get(i, k) * w[k];
+        const h = 1 / (1 + Math.exp(-z));
+        for (let k = 0; k < 3; k++) g[k] += ((h - yb[i]) * Xb.get(i, k)) / batch;
+      }
+      for (let k = 0; k < 3; k++) w[k] -= lr * g[k];
+    }
+    for (let k = 0; k < 3; k++) expect(soft.W.get(k, 1) - soft.W.get(k, 0)).toBeCloseTo(w[k], 12);
+    // Same seed, different initial weights: the same minibatches, so the same loss wherever the loss ignores W
+    // (here: a zero-gradient "loss" that reports the batch's mean label).
+    const probe: Parameters<typeof trainLinear>[0] = (W, X, y) => ({ loss: y.reduce((s, v) => s + v, 0) / y.length, dW: map(W, () => 0) });
+    const a = trainLinear(probe, Xb, yb, { numIters: 20, batchSize: 7, seed: 4 });
+    const b = trainLinear(probe, Xb, yb, { numIters: 20, batchSize: 7, seed: 4, weightScale: 0 });
+    const c = trainLinear(probe, Xb, yb, { numIters: 20, batchSize: 7, seed: 4, W: randn([3, 2], 99) });
+    expect(b.lossHistory).toEqual(a.lossHistory);
+    expect(c.lossHistory).toEqual(a.lossHistory);
+    expect(new Set(a.lossHistory).size).toBeGreaterThan(3);
   });
 });
 

@@ -173,6 +173,24 @@ describe("elementwise and reductions", () => {
     ]);
   });
 
+  it("broadcasts 3-D strided views elementwise like an index-by-index loop", () => {
+    // (2, 1, 4) against a transposed (3, 4) view: out[i, j, k] = a[i, 0, k] - bT[j, k]
+    const a3 = reshape(randn([8], 3), [2, 1, 4]);
+    const b = randn([4, 3], 4);
+    const bT = transpose(b);
+    const out = sub(a3, bT);
+    expect(out.shape).toEqual([2, 3, 4]);
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) expect(out.get(i, j, k)).toBe(a3.get(i, 0, k) - b.get(k, j));
+    }
+    // a (5, 1) column times a (3,) row, and a zero-size broadcast
+    const col = reshape(randn([5], 5), [5, 1]);
+    const row = randn([3], 6);
+    const outer = mul(col, row);
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 3; j++) expect(outer.get(i, j)).toBe(col.get(i, 0) * row.get(j));
+    expect(mul(reshape(randn([0], 1), [0, 1]), row).shape).toEqual([0, 3]);
+  });
+
   it("names both shapes when they do not broadcast", () => {
     expect(() => add(a, fromNested([1, 2]))).toThrow("add: shapes (2, 3) and (2,) do not broadcast");
   });

@@ -13,6 +13,7 @@ import {
   tensorToPng,
   decisionRegions,
   errorBarPlot,
+  figureGrid,
   figureHtml,
   fromNested,
   heatmap,
@@ -196,6 +197,44 @@ describe("plotly figures", () => {
     expect(hm.data[0].text).toEqual([["0.50", "0.25"]]);
     const dr = decisionRegions({ x: [0, 1], y: [0, 1], z: [[0, 1], [1, 2]], classNames: ["a", "b", "c"] });
     expect(dr.data[0]).toMatchObject({ type: "heatmap", zmin: -0.5, zmax: 2.5 });
+  });
+
+  it("labels log axes at the decades, as powers of ten", () => {
+    const fig = linePlot([{ x: [1e-15, 1], y: [1, 2] }], { xType: "log" });
+    expect(fig.layout.xaxis).toMatchObject({ type: "log", exponentformat: "power", minorloglabels: "none" });
+    expect(fig.layout.yaxis).not.toHaveProperty("exponentformat");
+    const ticked = linePlot([{ x: [1, 5, 100], y: [1, 2, 3] }], { xType: "log", xTicks: [1, 5, 100] });
+    expect(ticked.layout.xaxis).toMatchObject({ tickvals: [1, 5, 100], ticktext: ["1", "5", "100"] });
+  });
+
+  it("figureGrid puts each figure on its own axes, titles the subplots and lists a shared legend entry once", () => {
+    const figs = [0, 1, 2, 3].map((i) =>
+      decisionRegions({ x: [0, 1], y: [0, 1], z: [[0, 1], [1, 0]], classNames: ["a", "b"] }, [{ x: [0], y: [0] }, { x: [1], y: [1] }], [], { title: `panel ${i}` }),
+    );
+    const g = figureGrid(figs, { rows: 2, cols: 2, title: "all", xTitle: "x1", yTitle: "x2" });
+    expect(g.layout.grid).toMatchObject({ rows: 2, columns: 2, pattern: "independent" });
+    expect(g.data).toHaveLength(12);
+    expect(g.data.map((t) => t.xaxis)).toEqual(["x", "x", "x", "x2", "x2", "x2", "x3", "x3", "x3", "x4", "x4", "x4"]);
+    // class "a" and class "b" in the legend once each, from the first panel
+    expect(g.data.filter((t) => t.showlegend === true).map((t) => t.name)).toEqual(["a", "b"]);
+    expect((g.layout.annotations as Array<{ text: string }>).map((a) => a.text)).toEqual(["panel 0", "panel 1", "panel 2", "panel 3"]);
+    // axis titles on the outer edges only
+    expect(g.layout.xaxis3).toMatchObject({ title: { text: "x1" } });
+    expect((g.layout.xaxis as { title?: unknown }).title).toBeUndefined();
+    expect(g.layout.yaxis3).toMatchObject({ title: { text: "x2" } });
+    expect((g.layout.yaxis2 as { title?: unknown }).title).toBeUndefined();
+    expect(() => figureGrid(figs, { rows: 1, cols: 3 })).toThrow("figureGrid: 4 figures do not fit a grid of 1 x 3");
+    // Line plots without colours: a series keeps its colour from panel to panel; own axis titles stay without shared ones.
+    const lines = [0, 1].map(() => linePlot([{ x: [0, 1], y: [1, 2], name: "svm" }, { x: [0, 1], y: [2, 1], name: "softmax" }], { xTitle: "a", yTitle: "loss" }));
+    const lg = figureGrid(lines, { rows: 1, cols: 2 });
+    const colors = lg.data.map((t) => (t.line as { color: string }).color);
+    expect(colors[0]).not.toBe(colors[1]);
+    expect([colors[2], colors[3]]).toEqual([colors[0], colors[1]]);
+    expect(lg.layout.yaxis2).toMatchObject({ title: { text: "loss" } });
+    // Image axes: each panel's square cells are anchored to its own x axis.
+    const img = figureGrid([0, 1].map(() => heatmap({ x: [0], y: [0], z: [[1]] }, { imageAxes: true })), { rows: 1, cols: 2 });
+    expect(img.layout.yaxis).toMatchObject({ scaleanchor: "x", autorange: "reversed" });
+    expect(img.layout.yaxis2).toMatchObject({ scaleanchor: "x2", autorange: "reversed" });
   });
 
   it("emits HTML that draws with window.Plotly and cannot be closed early by data", () => {

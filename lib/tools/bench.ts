@@ -2,15 +2,18 @@
 // python3's, through its BLAS) on the same shapes in the same run, and prints GFLOP/s and the ratio.
 // Each figure is the median of --reps timed runs after one warm-up run.
 //
-// Usage: npm run bench [-- --reps 5] [--threads N] [--only 1024,knn]
-//   --threads  threads for lib (default: SEMANTIC_GAP_THREADS, else every core); lib on one thread is timed too
-//   --only     run only the shapes whose label contains one of these words
+// Usage: npm run bench [-- --reps 5] [--threads N] [--only 1024,knn] [--threshold]
+//   --threads    threads for lib (default: SEMANTIC_GAP_THREADS, else every core); lib on one thread is timed too
+//   --only       run only the shapes whose label contains one of these words
+//   --threshold  instead: time small square products on one thread and on the pool, to place
+//                GEMM_THREAD_MIN_FLOPS (lib/src/gemm.ts) where the pool starts to pay
 //
 // The numpy side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment (so OpenBLAS
 // picks its kernel for this CPU itself); the report names the kernel and threads it ran (threadpoolctl).
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { Rng, matmul, randn, setThreads, threadCount } from "../src/index.js";
+import { runGemm } from "../src/linalg/driver.js";
 import { activeThreads } from "../src/threads/pool.js";
 
 function option(name: string): string | undefined {
@@ -21,6 +24,24 @@ const reps = Number(option("reps") ?? 5);
 const threads = Number(option("threads") ?? threadCount());
 const only = option("only")?.split(",");
 
+if (process.argv.includes("--threshold")) {
+  // Operands as a caller has them (not in shared memory, so the pool copies them in), the result in shared
+  // memory (as gemm allocates it when it uses the pool).
+  const t = Math.max(2, threads);
+  console.log(`n x n x n products, median of ${reps} runs: 1 thread against ${t}; load average ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+  for (const n of [16, 32, 48, 64, 80, 96, 128, 160, 192, 256]) {
+    const a = randn([n, n], 1);
+    const b = randn([n, n], 2);
+    const c = new Float64Array(new SharedArrayBuffer(8 * n * n));
+    const ops = { M: n, N: n, K: n, alpha: 1, A: a.data, aOff: 0, aRs: n, aCs: 1, B: b.data, bOff: 0, bRs: n, bCs: 1, C: c, cOff: 0, cRs: n, cCs: 1 };
+    setThreads(t);
+    const one = median(() => runGemm(ops, 0, 1));
+    const many = median(() => runGemm(ops, 0, t));
+    console.log(`n = ${String(n).padStart(3)}  ${(2 * n ** 3 / 1e6).toFixed(2).padStart(7)} MFLOP  1 thread ${(one * 1000).toFixed(0).padStart(6)} µs  ${t} threads ${(many * 1000).toFixed(0).padStart(6)} µs  ${(one / many).toFixed(2)}x`);
+  }
+  process.exit(0);
+}
+
 // [label, M, K, N, transA, transB]
 type Shape = [string, number, number, number, boolean, boolean];
 const all: Shape[] = [
@@ -30,12 +51,15 @@ const all: Shape[] = [
   ["two-layer net fwd: X 200x784 · W1 784x100", 200, 784, 100, false, false],
   ["two-layer net bwd: X^T (784x200) · dH 200x100", 784, 200, 100, true, false],
   ["two-layer net bwd: dH 200x100 · W1^T (100x784)", 200, 100, 784, false, true],
-  ["conv fwd N=50: W 32x49 · cols 49x39200", 32, 49, 39200, false, false],
-  ["conv bwd N=50: dOut 32x39200 · cols^T (39200x49)", 32, 39200, 49, false, true],
-  ["conv bwd N=50: W^T (49x32) · dOut 32x39200", 49, 32, 39200, true, false],
-  ["conv fwd N=100: W 32x49 · cols 49x78400", 32, 49, 78400, false, false],
-  ["conv bwd N=100: dOut 32x78400 · cols^T (78400x49)", 32, 78400, 49, false, true],
-  ["conv bwd N=100: W^T (49x32) · dOut 32x78400", 49, 32, 78400, true, false],
+  // im2col of (N, 1, 28, 28) images for 32 filters 7x7, pad 3: cols (49, N·784); forward and both gradients.
+  ...[50, 100].flatMap((n): Shape[] => {
+    const p = n * 784;
+    return [
+      [`conv fwd N=${n}: W 32x49 · cols 49x${p}`, 32, 49, p, false, false],
+      [`conv bwd N=${n}: dOut 32x${p} · cols^T (${p}x49)`, 32, p, 49, false, true],
+      [`conv bwd N=${n}: W^T (49x32) · dOut 32x${p}`, 49, 32, p, true, false],
+    ];
+  }),
 ];
 const shapes = only ? all.filter(([label]) => only.some((w) => label.includes(w))) : all;
 

@@ -46,12 +46,11 @@ export function crossValidateK(X: Tensor, y: Labels, kChoices: number[], numFold
     throw new RangeError("crossValidateK: kChoices must be a non-empty array of k values");
   }
   const results: CrossValidationResults = {};
-  // TODO: Start every k in kChoices with an empty list. For each fold [start, end) from foldBounds:
-  // TODO: the validation rows are sliceRows(X, start, end) with labels y.subarray(start, end); the training
-  // TODO: rows are everything else (concatRows of the slices before and after the fold; join the labels the
-  // TODO: same way). Train a KNearestNeighbor on them, compute the validation distances once
-  // TODO: (computeDistancesNoLoops), and for each k append the accuracy of predictLabels(dists, k): the
-  // TODO: fraction of validation examples whose predicted label equals the true one.
+  // TODO: For each fold of foldBounds(N, numFolds) in order, the fold's rows are the validation set and all
+  // TODO: the other rows, in their original order, the training set. Train a KNearestNeighbor on the training
+  // TODO: set, compute the (foldSize, N − foldSize) validation distances once (no loops), and append to
+  // TODO: results[k] (start each as []) for every k in kChoices the fraction of validation rows whose k-NN vote
+  // TODO: is right. Library functions that help: sliceRows, concatRows, and subarray and set on label arrays.
   // BEGIN SOLUTION
   for (const k of kChoices) results[k] = [];
   for (const [start, end] of foldBounds(N, numFolds)) {

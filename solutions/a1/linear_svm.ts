@@ -31,10 +31,11 @@ export function svmLossNaive(W: Tensor, X: Tensor, y: Labels, reg: number): Loss
   checkLinearLossArgs("svmLossNaive", W, X, y, reg);
   const [N, D] = X.shape;
   const C = W.shape[1];
-  // TODO: Loop over the examples i and the classes j. For each example, compute its scores s_j = Σ_d X[i,d]·W[d,j]
-  // TODO: (read elements with X.get(i, d) and W.get(d, j)). For every class j ≠ y[i] whose margin
-  // TODO: s_j − s_{y[i]} + 1 is positive, add the margin to the loss, add X[i] to column j of dW and subtract it
-  // TODO: from column y[i]. Then divide the loss and dW by N, add reg·ΣW² to the loss and 2·reg·W to dW.
+  // TODO: With explicit loops over the examples and the classes (and the dimensions where you need them),
+  // TODO: compute the loss of the doc comment and its gradient dW, a (D, C) tensor. Derive the gradient of one
+  // TODO: example's hinge terms with respect to the columns of W: which columns does a violated margin touch,
+  // TODO: and with which sign? Read elements with X.get(i, d) and W.get(d, j). Average over the N examples and
+  // TODO: include the regularization term in both the loss and dW.
   // BEGIN SOLUTION
   const dW = zeros([D, C]);
   let loss = 0;
@@ -79,13 +80,13 @@ export function svmLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: number):
   checkLinearLossArgs("svmLossVectorized", W, X, y, reg);
   const N = X.shape[0];
   const C = W.shape[1];
-  // TODO: Compute the scores with matmul(X, W), the correct-class scores with pickByLabel (reshape them to
-  // TODO: (N, 1) so they broadcast), and the margins max(0, s − s_y + 1) with the label's own margin zeroed
-  // TODO: (multiply by 1 − oneHot(y, C)). The loss is their sum over N plus reg·ΣW².
-  // TODO: For dW, build an (N, C) coefficient matrix: 1 where a margin is positive, and minus the number of
-  // TODO: positive margins of the row at the label's column; then dW = Xᵀ·coeff / N + 2·reg·W
-  // TODO: (gemm(X, coeff, { transA: true, alpha: 1 / N })). Write no explicit loops (for, while, forEach):
-  // TODO: whole-tensor operations only; a hidden test checks this.
+  // TODO: The same loss and dW as svmLossNaive, with whole-tensor operations only. The scores are one (N, C)
+  // TODO: matrix product; the (N, C) margins come from broadcasting each row's correct-class score (an (N, 1)
+  // TODO: column) against its row, with the correct class's own term left out. For dW, write the naive
+  // TODO: version's per-example updates as one (N, C) matrix of coefficients, so that dW is a second matrix
+  // TODO: product of Xᵀ (D, N) with it. Library functions that help: matmul, gemm (its transA option), pickByLabel,
+  // TODO: oneHot, reshape, add, sub, mul, maximum, map, sum. Write no explicit loops (for, while, forEach):
+  // TODO: a hidden test checks this.
   // BEGIN SOLUTION
   const scores = matmul(X, W);
   const correct = reshape(pickByLabel(scores, y), [N, 1]);

@@ -28,11 +28,11 @@ export function softmaxLossNaive(W: Tensor, X: Tensor, y: Labels, reg: number): 
   checkLinearLossArgs("softmaxLossNaive", W, X, y, reg);
   const [N, D] = X.shape;
   const C = W.shape[1];
-  // TODO: Loop over the examples. For each one compute its scores with loops (X.get(i, d), W.get(d, j)),
-  // TODO: subtract the largest score before exponentiating (Math.exp(1000) is Infinity; the shift changes
-  // TODO: nothing mathematically), and add −log p_{y[i]} = log Σ_j e^{s_j} − s_{y[i]} (both shifted) to the loss.
-  // TODO: The gradient of example i adds (p_j − [j = y[i]])·X[i] to column j of dW.
-  // TODO: Divide by N and add reg·ΣW² to the loss and 2·reg·W to dW.
+  // TODO: With explicit loops over the examples and the classes, compute the loss of the doc comment and its
+  // TODO: gradient dW, a (D, C) tensor; derive the gradient of −log p_{y[i]} with respect to each score first.
+  // TODO: Keep it finite for scores of any size: Math.exp(1000) is Infinity, and shifting an example's scores by
+  // TODO: a constant changes none of its probabilities. Read elements with X.get(i, d) and W.get(d, j). Average
+  // TODO: over the N examples and include the regularization term in both the loss and dW.
   // BEGIN SOLUTION
   const dW = zeros([D, C]);
   let loss = 0;
@@ -74,11 +74,12 @@ export function softmaxLossVectorized(W: Tensor, X: Tensor, y: Labels, reg: numb
   checkLinearLossArgs("softmaxLossVectorized", W, X, y, reg);
   const N = X.shape[0];
   const C = W.shape[1];
-  // TODO: Compute the scores with matmul, subtract each row's maximum (max(scores, 1, true) keeps an (N, 1)
-  // TODO: column that broadcasts), exponentiate with map, and normalise by the row sums to get the
-  // TODO: probabilities. Take the loss from log Σ_j e^{s_j} − s_y of the shifted scores (pickByLabel helps),
-  // TODO: not from log(p), which is −Infinity once p underflows. dW = Xᵀ·(P − oneHot(y, C)) / N + 2·reg·W.
-  // TODO: Write no explicit loops (for, while, forEach): whole-tensor operations only; a hidden test checks this.
+  // TODO: The same loss and dW as softmaxLossNaive, with whole-tensor operations only: the (N, C) scores in one
+  // TODO: matrix product, the (N, C) probabilities with each row shifted by its maximum (an (N, 1) column that
+  // TODO: broadcasts), and dW as a second matrix product of Xᵀ (D, N) with an (N, C) matrix. Take the loss from
+  // TODO: the shifted scores, not from log(p), which is −Infinity once p underflows to 0. Library functions that
+  // TODO: help: matmul, gemm, max, sum, map, sub, div, pickByLabel, oneHot. Write no explicit loops (for, while,
+  // TODO: forEach): a hidden test checks this.
   // BEGIN SOLUTION
   const scores = matmul(X, W);
   const shifted = sub(scores, max(scores, 1, true));

@@ -128,14 +128,15 @@ export class TwoLayerNet {
       checkLabels("TwoLayerNet.loss", "y", y, N, C);
       if (N === 0) throw new RangeError("TwoLayerNet.loss: X must hold at least one example");
     }
-    // TODO: Forward pass: hidden = max(0, X·W1 + b1) (the (H) bias broadcasts over rows), scores = hidden·W2 + b2.
-    // TODO: If y is undefined, return the scores.
-    // TODO: Loss: the mean softmax cross-entropy, computed stably (shift each row by its maximum; use
-    // TODO: log Σ e^{s} − s_y), plus 0.5·reg·(ΣW1² + ΣW2²).
-    // TODO: Backward pass: dscores = (softmax(scores) − oneHot(y, C)) / N; dW2 = hiddenᵀ·dscores + reg·W2;
-    // TODO: db2 = the column sums of dscores; dhidden = dscores·W2ᵀ, zeroed where hidden is 0;
-    // TODO: dW1 = Xᵀ·dhidden + reg·W1; db1 = the column sums of dhidden (sum(t, 0)).
-    // TODO: Return { loss, grads: { W1, b1, W2, b2 } } with each gradient shaped like its parameter.
+    // TODO: Forward pass: the (N, H) hidden layer is the ReLU of the first affine map, and the (N, C) scores
+    // TODO: are the second affine map of it (the biases broadcast over the rows). If y is undefined, return
+    // TODO: the scores.
+    // TODO: Loss: the mean softmax cross-entropy of the scores, computed stably for scores of any size, plus
+    // TODO: 0.5·reg·(ΣW1² + ΣW2²) (no penalty on the biases).
+    // TODO: Backward pass: apply the chain rule from the loss back through the second affine map, the ReLU and
+    // TODO: the first affine map. Each gradient has its parameter's shape: W1 (D, H), b1 (H), W2 (H, C), b2 (C).
+    // TODO: Check your derivation with the notebook's numerical gradient check.
+    // TODO: Return { loss, grads: { W1, b1, W2, b2 } }.
     // BEGIN SOLUTION
     const hidden = maximum(add(matmul(X, W1), b1), 0);
     const scores = add(matmul(hidden, W2), b2);

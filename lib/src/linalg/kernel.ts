@@ -12,7 +12,7 @@ import { instantiateKernel } from "../wasm/loader.js";
 //              512,64,256: 243      192,96,768: 233   (256,64,1024 does not fit the kernel's memory)
 // A 6x4 tile (12 accumulators, MC = 60) measured 176-205 ms against 197-214 for this 4x4 tile on 1024³,
 // and 408 against 372 ms on the kNN chunk (500x784 · 784x5000): no clear gain, so the 4x4 tile stays.
-export const MR = 4;
+export const MR = 4; // packPanel and the kernel assume MR = NR = 4
 export const NR = 4;
 export const KC = 256;
 export const MC = 64;
@@ -98,7 +98,7 @@ export function gemmPart(g: GemmOperands, part: GemmPart): void {
     for (let pc = k0; pc < k1; pc += KC) {
       const kc = Math.min(KC, k1 - pc);
       const kcPad = kc + (kc & 1); // the kernel's inner loop is unrolled by two
-      packPanelB(B, g.bOff + pc * bRs + jc * bCs, bRs, bCs, kc, kcPad, nc, mem, B_AT / 8);
+      packPanel(B, g.bOff + pc * bRs + jc * bCs, bCs, bRs, nc, kc, kcPad, mem, B_AT / 8);
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = Math.min(MC, i1 - ic);
         const mcPad = Math.ceil(mc / MR) * MR;
@@ -113,7 +113,7 @@ export function gemmPart(g: GemmOperands, part: GemmPart): void {
           stageRows(A, aBlock, aCs, kc, kcPad, mc, mcPad, mem, A_AT / 8);
           macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, 8, mcPad * 8);
         } else {
-          packPanelA(A, aBlock, aRs, aCs, mc, kc, kcPad, mem, A_AT / 8);
+          packPanel(A, aBlock, aRs, aCs, mc, kc, kcPad, mem, A_AT / 8);
           macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, kcPad * 8, MR * 8);
         }
         // Add the scratch block into the real (strided) C.
@@ -152,78 +152,41 @@ function stageRows(
   if (rowsPad > rows) dst.fill(0, at + rows * lenPad, at + rowsPad * lenPad);
 }
 
-// An A panel (mc x kc) is stored as micro-panels of MR rows: for each p, MR consecutive values;
-// rows past mc and steps past kc are zeros.
-function packPanelA(
-  A: Float64Array,
+// A panel is stored as micro-panels of 4 lines (rows of an A block, columns of a B block; MR = NR = 4):
+// for each step p, the 4 lines' values side by side; lines past `lines` and steps past kc are zeros.
+// Line l's value at step p is at off + l*ls + p*ps.
+function packPanel(
+  src: Float64Array,
   off: number,
-  rs: number,
-  cs: number,
-  mc: number,
+  ls: number,
+  ps: number,
+  lines: number,
   kc: number,
   kcPad: number,
   dst: Float64Array,
   at: number,
 ): void {
   let k = at;
-  for (let i0 = 0; i0 < mc; i0 += MR) {
-    const rows = Math.min(MR, mc - i0);
-    if (rows === MR) {
-      const r0 = off + i0 * rs;
-      const r1 = r0 + rs;
-      const r2 = r1 + rs;
-      const r3 = r2 + rs;
+  for (let l0 = 0; l0 < lines; l0 += 4) {
+    const n = Math.min(4, lines - l0);
+    if (n === 4) {
+      const s0 = off + l0 * ls;
+      const s1 = s0 + ls;
+      const s2 = s1 + ls;
+      const s3 = s2 + ls;
       for (let p = 0; p < kc; p++) {
-        const q = p * cs;
-        dst[k] = A[r0 + q];
-        dst[k + 1] = A[r1 + q];
-        dst[k + 2] = A[r2 + q];
-        dst[k + 3] = A[r3 + q];
+        const q = p * ps;
+        dst[k] = src[s0 + q];
+        dst[k + 1] = src[s1 + q];
+        dst[k + 2] = src[s2 + q];
+        dst[k + 3] = src[s3 + q];
         k += 4;
       }
     } else {
       for (let p = 0; p < kc; p++) {
-        for (let r = 0; r < MR; r++) dst[k++] = r < rows ? A[off + (i0 + r) * rs + p * cs] : 0;
+        for (let r = 0; r < 4; r++) dst[k++] = r < n ? src[off + (l0 + r) * ls + p * ps] : 0;
       }
     }
-    for (let p = kc; p < kcPad; p++) for (let r = 0; r < MR; r++) dst[k++] = 0;
-  }
-}
-
-// A B panel (kc x nc) is stored as micro-panels of NR columns: for each p, NR consecutive values;
-// columns past nc and steps past kc are zeros.
-function packPanelB(
-  B: Float64Array,
-  off: number,
-  rs: number,
-  cs: number,
-  kc: number,
-  kcPad: number,
-  nc: number,
-  dst: Float64Array,
-  at: number,
-): void {
-  let k = at;
-  for (let j0 = 0; j0 < nc; j0 += NR) {
-    const cols = Math.min(NR, nc - j0);
-    if (cols === NR) {
-      const c0 = off + j0 * cs;
-      const c1 = c0 + cs;
-      const c2 = c1 + cs;
-      const c3 = c2 + cs;
-      for (let p = 0; p < kc; p++) {
-        const q = p * rs;
-        dst[k] = B[c0 + q];
-        dst[k + 1] = B[c1 + q];
-        dst[k + 2] = B[c2 + q];
-        dst[k + 3] = B[c3 + q];
-        k += 4;
-      }
-    } else {
-      for (let p = 0; p < kc; p++) {
-        for (let c = 0; c < NR; c++) dst[k++] = c < cols ? B[off + p * rs + (j0 + c) * cs] : 0;
-      }
-    }
-    for (let p = kc; p < kcPad; p++) for (let c = 0; c < NR; c++) dst[k++] = 0;
+    for (let p = kc; p < kcPad; p++) for (let r = 0; r < 4; r++) dst[k++] = 0;
   }
 }

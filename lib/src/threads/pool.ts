@@ -1,8 +1,8 @@
 // A pool of worker threads started once per process and reused, for synchronous parallel work over shared
 // memory. A job is a list of numbered tasks; the calling thread posts the job to every worker that is ready,
-// wakes them, claims tasks from a shared counter like they do, then waits (Atomics.wait) until each worker it
-// woke reports the job done. Which thread runs which task never changes a result as long as each task
-// writes its own part of the output, which is how lib's jobs are cut.
+// wakes them, claims tasks from a shared counter like they do, then waits (Atomics.wait) until every task is
+// done; a worker that wakes too late for a job finds nothing left to claim. Which thread runs which task never
+// changes a result as long as each task writes its own part of the output, which is how lib's jobs are cut.
 //
 // Workers are unref'd (a process that imports lib still exits by itself) and blocked in Atomics.wait between
 // jobs. Where worker threads are not permitted (Node's permission model without --allow-worker), not
@@ -40,6 +40,7 @@ interface Pool {
 let pool: Pool | null | undefined;
 let wanted: number | undefined;
 const stats = { jobs: 0, jobsOnWorkers: 0 };
+let running = false; // this thread is running a pool job's tasks
 
 /** What the pool has done in this process: workers started, jobs run, and those that ran on more than one thread. */
 export function poolStats(): { workers: number; ready: number; jobs: number; jobsOnWorkers: number; workerTasks: number } {
@@ -88,6 +89,11 @@ export function threadCount(): number {
 export function setThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be a positive integer, got ${n}`);
   wanted = n;
+}
+
+/** True while this thread runs a pool job's tasks (a job started then runs on this thread alone). */
+export function inPoolJob(): boolean {
+  return running;
 }
 
 /** The threads a job can run on right now: the calling thread and the pool's workers that have started. */
@@ -172,7 +178,8 @@ function claimer(ctrl: Int32Array, gen: number, count: number): () => number {
 export function runJob(kind: JobKind, job: unknown, count: number, threads = threadCount()): number {
   if (count >= MAX_TASKS) throw new RangeError(`lib: a pool job has at most ${MAX_TASKS - 1} tasks, got ${count}`);
   stats.jobs++;
-  const p = threads > 1 && count > 1 ? getPool() : null;
+  // A job started from inside a task (a kNN task's GEMM) runs on the thread that started it.
+  const p = threads > 1 && count > 1 && !running ? getPool() : null;
   const helpers = p ? p.workers.filter((h) => Atomics.load(p.ctrl, SLOT * (h.index + 1) + 2) === 1).slice(0, Math.min(threads, count) - 1) : [];
   if (!p || helpers.length === 0) {
     let t = 0;
@@ -191,10 +198,13 @@ export function runJob(kind: JobKind, job: unknown, count: number, threads = thr
     Atomics.notify(ctrl, SLOT * (h.index + 1));
   }
   let failure: unknown = null;
+  running = true;
   try {
     runTasks(kind, job, claimer(ctrl, gen, count), count, () => finished(ctrl, count));
   } catch (e) {
     failure = e;
+  } finally {
+    running = false;
   }
   if (!failure) {
     for (;;) {

@@ -26,6 +26,8 @@ export interface PlotLayout {
   showLegend?: boolean;
   /** Image orientation: row 0 at the top and square cells (for pixel matrices). */
   imageAxes?: boolean;
+  /** Tick positions on the x axis, labelled with their values (e.g. the k values of a search). */
+  xTicks?: number[];
 }
 
 /** The ten colours of plotly's default palette, used for classes in order. */
@@ -41,6 +43,8 @@ function baseLayout(l: PlotLayout): Record<string, unknown> {
   const axis = (title?: string, type?: string, range?: [number, number]): Record<string, unknown> => ({
     ...(title ? { title: { text: title } } : {}),
     ...(type ? { type } : {}),
+    // Log axes: labels at the decades only, written as powers of ten (10⁻¹⁵, not plotly's SI "1f").
+    ...(type === "log" ? { exponentformat: "power", minorloglabels: "none" } : {}),
     ...(range ? { range: type === "log" ? range.map(Math.log10) : range } : {}),
     automargin: true,
   });
@@ -48,7 +52,7 @@ function baseLayout(l: PlotLayout): Record<string, unknown> {
   return {
     // Left-aligned, so that plotly's toolbar (top right) does not cover a long title.
     ...(l.title ? { title: { text: l.title, x: 0, xref: "paper", xanchor: "left" } } : {}),
-    xaxis: { ...axis(l.xTitle, l.xType, l.xRange), ...image.x },
+    xaxis: { ...axis(l.xTitle, l.xType, l.xRange), ...image.x, ...(l.xTicks ? { tickvals: l.xTicks, ticktext: l.xTicks.map(String) } : {}) },
     yaxis: { ...axis(l.yTitle, l.yType, l.yRange), ...image.y },
     height: l.height ?? 420,
     ...(l.width ? { width: l.width } : {}),
@@ -209,6 +213,75 @@ export function decisionRegions(
   };
 }
 
+/**
+ * Several figures as one grid of subplots, row by row: each figure's traces move to its own axes, its title
+ * becomes the subplot's title, and a legend entry shared by several subplots (same trace name) appears once,
+ * with the same colour everywhere. xTitle and yTitle, when given, replace the figures' own axis titles by one
+ * shared title on the outer edges of the grid.
+ */
+export function figureGrid(
+  figs: Figure[],
+  opts: { rows: number; cols: number; title?: string; width?: number; height?: number; xTitle?: string; yTitle?: string },
+): Figure {
+  const { rows, cols } = opts;
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1 || figs.length > rows * cols) {
+    throw new RangeError(`figureGrid: ${figs.length} figures do not fit a grid of ${rows} x ${cols}`);
+  }
+  const data: Array<Record<string, unknown>> = [];
+  const layout: Record<string, unknown> = {
+    ...baseLayout({ title: opts.title, height: opts.height ?? 300 * rows, width: opts.width }),
+    grid: { rows, columns: cols, pattern: "independent", xgap: opts.yTitle ? 0.08 : 0.15, ygap: 0.2 },
+  };
+  const annotations: Array<Record<string, unknown>> = [];
+  const colorOf = new Map<string, string>();
+  figs.forEach((fig, i) => {
+    const n = i === 0 ? "" : String(i + 1);
+    for (const t of fig.data) {
+      const name = typeof t.name === "string" ? t.name : undefined;
+      const first = name === undefined || !colorOf.has(name);
+      const trace: Record<string, unknown> = { ...t, xaxis: `x${n}`, yaxis: `y${n}` };
+      if (name) {
+        const marker = (t.marker ?? {}) as Record<string, unknown>;
+        const line = (t.line ?? {}) as Record<string, unknown>;
+        const own = (marker.color ?? line.color) as string | undefined;
+        if (first) colorOf.set(name, own ?? CLASS_COLORS[colorOf.size % CLASS_COLORS.length]);
+        const color = colorOf.get(name);
+        if (t.type === "scatter" && own === undefined) Object.assign(trace, { marker: { ...marker, color }, line: { ...line, color } });
+        Object.assign(trace, { legendgroup: name, showlegend: first });
+      }
+      data.push(trace);
+    }
+    const row = Math.floor(i / cols);
+    const col = i % cols;
+    const fx = (fig.layout.xaxis ?? {}) as Record<string, unknown>;
+    const fy = (fig.layout.yaxis ?? {}) as Record<string, unknown>;
+    // Axis titles on the outer edge only: x along the bottom row, y down the left column.
+    const bottom = row === rows - 1 || i + cols >= figs.length;
+    const xTitle = opts.xTitle ? (bottom ? { title: { text: opts.xTitle } } : { title: undefined }) : {};
+    const yTitle = opts.yTitle ? (col === 0 ? { title: { text: opts.yTitle } } : { title: undefined }) : {};
+    layout[`xaxis${n}`] = { ...fx, ...xTitle, automargin: true };
+    // A square-cell y axis (imageAxes) anchors its scale to its own subplot's x axis.
+    layout[`yaxis${n}`] = { ...fy, ...(fy.scaleanchor ? { scaleanchor: `x${n}` } : {}), ...yTitle, automargin: true };
+    const title = (fig.layout.title as { text?: string } | undefined)?.text;
+    if (title) {
+      annotations.push({
+        text: title,
+        showarrow: false,
+        xref: `x${n} domain`,
+        yref: `y${n} domain`,
+        x: 0.5,
+        y: 1.02,
+        xanchor: "center",
+        yanchor: "bottom",
+        font: { size: 13 },
+      });
+    }
+  });
+  layout.annotations = annotations;
+  layout.margin = { t: opts.title ? 70 : 40, r: 20, b: 50, l: 60 };
+  return { data, layout };
+}
+
 function paler(hex: string): string {
   const v = parseInt(hex.slice(1), 16);
   const mix = (c: number): number => Math.round(c + (255 - c) * 0.7);
@@ -301,6 +374,7 @@ export const showBarChart = (...a: Parameters<typeof barChart>): void => showFig
 export const showHeatmap = (...a: Parameters<typeof heatmap>): void => showFigure(heatmap(...a));
 export const showHistogram = (...a: Parameters<typeof histogram>): void => showFigure(histogram(...a));
 export const showDecisionRegions = (...a: Parameters<typeof decisionRegions>): void => showFigure(decisionRegions(...a));
+export const showFigureGrid = (...a: Parameters<typeof figureGrid>): void => showFigure(figureGrid(...a));
 
 /**
  * A line plot that redraws in place as points arrive (loss curves while training runs). Each redraw

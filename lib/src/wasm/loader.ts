@@ -19,12 +19,16 @@ interface WasmApi {
 const modules = new Map<WasmKernelName, object>();
 
 /**
- * Where a kernel's binary is: beside this module (lib/src/wasm, lib/dist/wasm), or in wasm/ beside the one
- * file lib was bundled into. The first place when it is in neither.
+ * The places a kernel's binary may be: beside this module (lib/src/wasm, lib/dist/wasm), or in wasm/ beside
+ * the one file lib was bundled into.
  */
-export function wasmKernelPath(name: WasmKernelName): string {
-  const places = [`./${name}.wasm`, `./wasm/${name}.wasm`].map((p) => fileURLToPath(new URL(p, import.meta.url)));
-  return places.find((f) => existsSync(f)) ?? places[0];
+function places(name: WasmKernelName): string[] {
+  return [`./${name}.wasm`, `./wasm/${name}.wasm`].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+}
+
+/** Where a kernel's binary is, or null when it is missing. */
+export function wasmKernelPath(name: WasmKernelName): string | null {
+  return places(name).find((f) => existsSync(f)) ?? null;
 }
 
 /**
@@ -36,8 +40,11 @@ export function instantiateKernel<T>(name: WasmKernelName): T {
   let mod = modules.get(name);
   if (!mod) {
     const file = wasmKernelPath(name);
-    if (!existsSync(file)) {
-      throw new Error(`lib: the WebAssembly kernel ${file} is missing; build the library first (npm run build)`);
+    if (!file) {
+      throw new Error(
+        `lib: the WebAssembly kernel ${name}.wasm is missing (looked for ${places(name).join(" and ")}); ` +
+          "build the library first (npm run build)",
+      );
     }
     mod = new wasm.Module(readFileSync(file));
     modules.set(name, mod);
