@@ -27,6 +27,7 @@ import {
   sliceRows,
   softmaxLoss,
   subtractMean,
+  timeMedian,
   zeros,
   type Labels,
   type Tensor,
@@ -108,16 +109,7 @@ const libEpoch = (trainMs / 1000) * (perEpoch / iterations);
 const profile = Object.entries(spent);
 const testAcc = solver.checkAccuracy(XTest, ds.yTest);
 
-function medianMs(f: () => void, reps = 7): number {
-  f();
-  const ts: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    f();
-    ts.push(performance.now() - t);
-  }
-  return ts.sort((a, b) => a - b)[reps >> 1];
-}
+const medianMs = (f: () => void): number => timeMedian(f).medianMs;
 const convShapes = [
   { label: "ThreeLayerConvNet layer: x (64,1,28,28), w (32,1,7,7), pad 3", x: [64, 1, 28, 28], w: [32, 1, 7, 7], pad: 3 },
   { label: "x (64,32,14,14), w (64,32,3,3), pad 1", x: [64, 32, 14, 14], w: [64, 32, 3, 3], pad: 1 },
