@@ -13,3 +13,4 @@ export * from "./viz/index.js";
 export * from "./nn/index.js";
 export * from "./timing.js";
 export * from "./features.js";
+export * from "./conv/index.js";

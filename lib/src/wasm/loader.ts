@@ -4,8 +4,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** The kernels lib ships: gemm.wasm (matrix multiply), knn.wasm (integer distances for the kNN search). */
-export type WasmKernelName = "gemm" | "knn";
+/**
+ * The kernels lib ships: gemm.wasm (matrix multiply), knn.wasm (integer distances for the kNN search),
+ * conv.wasm (the fast convolution's products).
+ */
+export type WasmKernelName = "gemm" | "knn" | "conv";
 
 // The ES2022 typings this project compiles against do not describe WebAssembly; this is all lib uses of it.
 interface WasmApi {
