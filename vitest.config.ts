@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   resolve: {
@@ -8,6 +8,8 @@ export default defineConfig({
     },
   },
   test: {
+    // The site's browser test runs after the notebooks (npm run test:site), with its own configuration.
+    exclude: [...configDefaults.exclude, "lib/test/site/**"],
     include: ["lib/test/**/*.test.ts", "data/**/*.test.ts", "solutions/**/*.test.ts", "autograder/**/*.test.ts", "notebooks/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -42,9 +42,10 @@ import {
   randomLabels,
   readFields,
   sameValues,
+  callFields,
   studentCache,
   tagged,
-  tryCall,
+  tensorPart,
   type LayerCase,
   type LayerSpec,
 } from "./nn_helpers.js";
@@ -207,13 +208,11 @@ const dropoutForwardTest: HiddenTest = {
     const parts: TestPart[] = [];
     /** The student's out for (x, param), or the feedback that explains why there is none. */
     const outOf = async (x: Tensor, param: Record<string, unknown>): Promise<{ out?: unknown; problem?: string }> => {
-      const r = await tryCall(() => student.call(FILE, "dropoutForward", x, param));
-      if (r.problem !== undefined) return { problem: r.problem };
-      const f = readFields(r.value, "dropoutForward", ["out", "cache"]);
-      return f.problem ? { problem: f.problem } : { out: f.value.out };
+      const r = await callFields(student, FILE, "dropoutForward", [x, param], ["out", "cache"]);
+      return { out: r.value.out, problem: r.problem };
     };
     const exact = (name: string, got: { out?: unknown; problem?: string }, want: Tensor, tol = { atol: 0, rtol: 0 }): TestPart =>
-      got.problem !== undefined ? expectThat(name, false, got.problem) : compareTensor(name, got.out, want, tol);
+      tensorPart(name, got.problem, got.out, want, tol);
     const c = dropoutCase(ctx.rng);
     // The convention: the seed's Rng draws one uniform per element in row-major order and keeps it when below p.
     const first = await outOf(c.x, { p: c.p, mode: "train", seed: c.seed });
@@ -318,10 +317,8 @@ const batchnormForwardTest: HiddenTest = {
     };
     /** The student's out and the arguments as the call left them, or the feedback that explains why not. */
     const run = async (c: Case, bn: BatchnormParam): Promise<{ out?: unknown; after?: unknown[]; problem?: string }> => {
-      const r = await tryCall(() => student.callWithArgs(FILE, "batchnormForward", c.x, c.gamma, c.beta, bn));
-      if (r.problem !== undefined) return { problem: r.problem };
-      const f = readFields(r.value.value, "batchnormForward", ["out", "cache"]);
-      return f.problem ? { problem: f.problem } : { out: f.value.out, after: r.value.argsAfter };
+      const r = await callFields(student, FILE, "batchnormForward", [c.x, c.gamma, c.beta, bn], ["out", "cache"]);
+      return { out: r.value.out, after: r.after, problem: r.problem };
     };
     const bnAfter = (r: { after?: unknown[] }): Record<string, unknown> => (r.after?.[3] ?? {}) as Record<string, unknown>;
 
@@ -356,11 +353,11 @@ const batchnormForwardTest: HiddenTest = {
     // Test mode normalizes with the running statistics, not the batch's.
     const testParam: BatchnormParam = { mode: "test", runningMean: given.runningMean, runningVar: given.runningVar };
     const test = await run(c, testParam);
-    parts.push(test.problem !== undefined ? expectThat("test mode: out", false, test.problem) : compareTensor("test mode: out", test.out, lib(c, testParam).out, REF_TOL));
+    parts.push(tensorPart("test mode: out", test.problem, test.out, lib(c, testParam).out));
     // A batch of one: the variance is 0, so x̂ = 0 and out = beta.
     const one = bnCase(rng, 1);
     const oneOut = await run(one, { mode: "train" });
-    parts.push(oneOut.problem !== undefined ? expectThat("batch of one: out", false, oneOut.problem) : compareTensor("batch of one: out", oneOut.out, lib(one, { mode: "train" }).out, REF_TOL));
+    parts.push(tensorPart("batch of one: out", oneOut.problem, oneOut.out, lib(one, { mode: "train" }).out));
     return parts;
   },
 };

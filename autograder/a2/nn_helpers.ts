@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { evalNumericalGradientArray, isTensor, map, randn, toFloat64Array, type Labels, type Rng, type Tensor } from "@semantic-gap/lib";
-import { attempt, compareTensor, describeStudentError, expectThat, unchanged } from "../src/compare.js";
+import { attempt, compareTensor, describeStudentError, expectThat, unchanged, type Tolerance } from "../src/compare.js";
 import { cloneValue, inProcessStudent } from "../src/in-process.js";
 import { StudentError, type HiddenTest, type Student, type TestPart } from "../src/types.js";
 
@@ -119,11 +119,9 @@ export function forwardTest(spec: LayerSpec): HiddenTest {
  * or the reason it could not be had.
  */
 export async function studentCache(student: Student, file: string, forward: string, args: unknown[]): Promise<{ cache?: unknown; out?: unknown; problem?: string }> {
-  const r = await tryCall(() => student.call(file, forward, ...args));
+  const r = await callFields(student, file, forward, args, ["out", "cache"]);
   if (r.problem !== undefined) return { problem: `${forward} failed, and the backward pass needs its cache: ${r.problem}` };
-  const f = readFields(r.value, forward, ["out", "cache"]);
-  if (f.problem) return { problem: `${f.problem}; the backward pass needs its cache` };
-  return { cache: f.value.cache, out: f.value.out };
+  return { cache: r.value.cache, out: r.value.out };
 }
 
 /**
@@ -183,6 +181,28 @@ export async function tryCall<T>(step: () => Promise<T>): Promise<{ value: T; pr
     if (e instanceof StudentError) return { problem: describeStudentError(e) };
     throw e;
   }
+}
+
+/**
+ * Calls a student's function and reads the named fields of its result, with the arguments as the call left
+ * them; or the feedback that says why there is no such result.
+ */
+export async function callFields(
+  student: Student,
+  file: string,
+  fn: string,
+  args: unknown[],
+  fields: string[],
+): Promise<{ value: Record<string, unknown>; after: unknown[]; problem?: string }> {
+  const r = await tryCall(() => student.callWithArgs(file, fn, ...args));
+  if (r.problem !== undefined) return { value: {}, after: [], problem: r.problem };
+  const f = readFields(r.value.value, fn, fields);
+  return { value: f.value, after: r.value.argsAfter, problem: f.problem };
+}
+
+/** compareTensor of a student's value, or a failed part carrying `problem` when the call gave no value. */
+export function tensorPart(name: string, problem: string | undefined, got: unknown, want: Tensor, tol: Tolerance = REF_TOL): TestPart {
+  return problem !== undefined ? expectThat(name, false, problem) : compareTensor(name, got, want, tol);
 }
 
 /** True when the two tensors hold the same values exactly (shapes included). */

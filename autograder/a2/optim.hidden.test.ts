@@ -1,50 +1,13 @@
-import { mkdirSync, rmSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import * as lib from "@semantic-gap/lib";
 import { Rng, maxAbsDiff, randn, type Tensor } from "@semantic-gap/lib";
 import * as ref from "../../solutions/a2/optim.js";
-import { editedStudent, failedParts, failures, inProcessStudent, runInProcess } from "../src/in-process.js";
-import { cachedStudent } from "./nn_helpers.js";
 import { libEquivalents, tests } from "./optim.hidden.js";
+import { suiteChecks } from "./nn_suite.js";
 import { tests as publicTests } from "./optim.public.js";
 
-const FILE = "optim.ts";
-const solutionsDir = fileURLToPath(new URL("../../solutions/a2", import.meta.url));
-const solutions = cachedStudent(solutionsDir);
-const stubs = inProcessStudent(fileURLToPath(new URL("../../assignments/a2", import.meta.url)));
-const tmpRoot = fileURLToPath(new URL("../../build/tmp-optim-variants", import.meta.url));
-mkdirSync(tmpRoot, { recursive: true });
-afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
-
-async function lost(edits: Array<[string, string]>, seed = 11): Promise<string[]> {
-  return failedParts(await runInProcess(tests, editedStudent(solutionsDir, tmpRoot, FILE, edits), seed));
-}
-
 describe("optim hidden tests", () => {
-  it("give the reference solution full marks over 200 grading seeds", async () => {
-    for (let seed = 1; seed <= 200; seed++) {
-      expect(failures(await runInProcess(tests, solutions, seed * 104729)), `seed ${seed * 104729}`).toEqual([]);
-    }
-  }, 60_000);
-
-  it("give the untouched stubs 0, each test saying what is not implemented", async () => {
-    const results = await runInProcess(tests, stubs, 3);
-    expect(results.filter((r) => r.fraction > 0).map((r) => r.name)).toEqual([]);
-    for (const r of results) expect(r.parts.map((p) => p.message).join(" "), r.name).toMatch(/Not implemented: \w+/);
-  });
-
-  it("every test names the exercises it grades, and libEquivalents names real lib exports for each", () => {
-    for (const t of tests) expect(t.exercises?.length, t.name).toBeGreaterThan(0);
-    const exercises = [...new Set(tests.flatMap((t) => t.exercises ?? []))].sort();
-    expect(Object.keys(libEquivalents).sort()).toEqual(exercises);
-    for (const names of Object.values(libEquivalents)) for (const n of names) expect(n in lib, n).toBe(true);
-  });
-
-  it("public checks pass on the reference and fail on the stubs", async () => {
-    expect(failures(await runInProcess(publicTests, solutions, 1))).toEqual([]);
-    expect((await runInProcess(publicTests, stubs, 1)).every((r) => r.parts.every((p) => !p.passed))).toBe(true);
-  });
+  const lost = suiteChecks({ file: "optim.ts", tests, publicTests, libEquivalents, vitest: { it, expect, afterAll } });
 
   it("the reference agrees with lib's independent update rules over five chained steps (1e-13)", () => {
     const rng = new Rng(3);

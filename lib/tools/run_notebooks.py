@@ -8,11 +8,15 @@ Lecture notebooks run where they are. A solved assignment notebook (solutions/aN
 copy of the students' folder assignments/aN with the reference .ts files laid over the stubs, which
 is exactly what a student who finished the exercises has.
 
-Executed copies are written under build/executed/ (build products, not committed).
-Usage: python3 run_notebooks.py REPO [--jobs N] [--html] [name-filter ...]
+Executed copies are written under build/executed/ (build products, not committed), or under --out. Each
+carries a stamp in its metadata (semantic_gap.executed: mode, date, seconds, the digest of its sources,
+the figures it measured, its problems), which the site build reads to reuse executions that are current.
+Usage: python3 run_notebooks.py REPO [--jobs N] [--html] [--out DIR] [name-filter ...]
 """
 
 import argparse
+import datetime
+import hashlib
 import re
 import concurrent.futures as futures
 import os
@@ -46,6 +50,26 @@ def discover(repo):
                     "assignment": assignment,
                 })
     return jobs
+
+
+def source_digest(repo, job):
+    """SHA-256 of what an execution depends on besides lib: the notebook and, for an assignment notebook,
+    the reference .ts files it runs with."""
+    h = hashlib.sha256()
+    with open(job["source"], "rb") as fh:
+        h.update(fh.read())
+    if job.get("assignment"):
+        sol_dir = os.path.dirname(job["source"])
+        for name in sorted(os.listdir(sol_dir)):
+            if name.endswith(".ts") and not name.endswith(".test.ts"):
+                h.update(name.encode())
+                with open(os.path.join(sol_dir, name), "rb") as fh:
+                    h.update(fh.read())
+    return h.hexdigest()
+
+
+def current_mode():
+    return "quick" if os.environ.get("SEMANTIC_GAP_QUICK", "") not in ("", "0", "false") else "full"
 
 
 def prepare_assignment_dir(repo, assignment, notebook):
@@ -117,8 +141,9 @@ def figures(nb):
     return lines
 
 
-def execute(repo, job, html):
+def execute(repo, job, html, out_dir=None):
     start = time.time()
+    started = datetime.datetime.now(datetime.timezone.utc)
     nb = nbformat.read(job["source"], as_version=4)
     cwd = job.get("cwd") or prepare_assignment_dir(repo, job["assignment"], os.path.basename(job["source"]))
     client = nbclient.NotebookClient(
@@ -136,8 +161,17 @@ def execute(repo, job, html):
     problems = check(nb)
     if crash:
         problems.insert(0, crash)
+    seconds = time.time() - start
+    nb.metadata.setdefault("semantic_gap", {})["executed"] = {
+        "mode": current_mode(),
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(seconds, 1),
+        "source_sha256": source_digest(repo, job),
+        "figures": figures(nb),
+        "problems": problems,
+    }
     rel = os.path.relpath(job["source"], repo)
-    out_path = os.path.join(repo, "build", "executed", rel)
+    out_path = os.path.join(out_dir or os.path.join(repo, "build", "executed"), rel)
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     nbformat.write(nb, out_path)
     if html:
@@ -146,7 +180,7 @@ def execute(repo, job, html):
         body, _ = HTMLExporter().from_notebook_node(nb)
         with open(out_path[: -len(".ipynb")] + ".html", "w", encoding="utf-8") as fh:
             fh.write(body)
-    return problems, time.time() - start, out_path, nb
+    return problems, seconds, out_path, nb
 
 
 def main():
@@ -155,6 +189,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--html", action="store_true", help="also export each executed notebook to HTML")
     parser.add_argument("--record", action="store_true", help="write the measured figures to build/executed/figures.md")
+    parser.add_argument("--out", help="write the executed copies here instead of build/executed")
     parser.add_argument("filters", nargs="*", help="run only notebooks whose path contains one of these")
     args = parser.parse_intermixed_args()
     repo = os.path.abspath(args.repo)
@@ -164,12 +199,13 @@ def main():
     if not jobs:
         print("no notebooks matched", file=sys.stderr)
         return 1
-    mode = "quick" if os.environ.get("SEMANTIC_GAP_QUICK", "") not in ("", "0", "false") else "full"
+    mode = current_mode()
     print(f"Executing {len(jobs)} notebooks in {mode} mode with the tslab kernel, {args.jobs} at a time", flush=True)
     failed = 0
     recorded = {}
     with futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        running = {pool.submit(execute, repo, job, args.html): job for job in jobs}
+        out_dir = os.path.abspath(args.out) if args.out else None
+        running = {pool.submit(execute, repo, job, args.html, out_dir): job for job in jobs}
         for fut in futures.as_completed(running):
             job = running[fut]
             try:

@@ -19,7 +19,12 @@ import {
   shapeStr,
   sub,
   sum,
+  type AffineCache,
+  type AlphaCache,
+  type BatchnormParam,
+  type DropoutParam,
   type Labels,
+  type LayerOutput,
   type Tensor,
 } from "@semantic-gap/lib";
 
@@ -29,19 +34,12 @@ import {
 // cache, and returns the gradient of the loss with respect to each input, shaped like that input. Never
 // modify an argument: build new tensors (add, sub, mul, div, map, matmul, sum, ... from the library).
 
-/** A forward pass's output and what its backward pass needs. */
-export interface LayerOutput<C> {
-  out: Tensor;
-  cache: C;
-}
+// The settings and caches shared with the library are its types: LayerOutput<C> ({ out, cache }),
+// AffineCache ({ x, w, b }), AlphaCache ({ x, alpha }), DropoutParam ({ p, mode, seed }) and BatchnormParam
+// ({ mode, eps, momentum, runningMean, runningVar }). DropoutCache and BatchnormCache are this file's own.
+export type { AffineCache, AlphaCache, BatchnormParam, DropoutParam, LayerOutput };
 
 // ---------------------------------------------------------------- affine
-
-export interface AffineCache {
-  x: Tensor;
-  w: Tensor;
-  b: Tensor;
-}
 
 /**
  * Affine (fully connected) layer: each example's features flattened into a row, out = x·w + b.
@@ -83,12 +81,6 @@ export function affineBackward(dout: Tensor, cache: AffineCache): { dx: Tensor; 
 }
 
 // ---------------------------------------------------------------- activations
-
-/** What leakyReluForward and eluForward keep: the input and the parameter alpha. */
-export interface AlphaCache {
-  x: Tensor;
-  alpha: number;
-}
 
 /** ReLU, max(0, x) elementwise. x: any shape, out: x's shape */
 export function reluForward(x: Tensor): LayerOutput<Tensor> {
@@ -233,13 +225,6 @@ export function softmaxLoss(x: Tensor, y: Labels): { loss: number; dx: Tensor } 
 
 // ---------------------------------------------------------------- dropout
 
-/** Dropout's settings: keep probability p in (0, 1], mode, and the seed (or generator) of the mask. */
-export interface DropoutParam {
-  p: number;
-  mode: "train" | "test";
-  seed?: number | Rng;
-}
-
 /** What dropoutForward keeps: the mode and the mask (each entry 0 or 1/p; null in test mode). */
 export interface DropoutCache {
   mode: "train" | "test";
@@ -279,15 +264,6 @@ export function dropoutBackward(dout: Tensor, cache: DropoutCache): { dx: Tensor
 }
 
 // ---------------------------------------------------------------- batch normalization
-
-/** Batch normalization's settings and running statistics (which train mode writes and test mode reads). */
-export interface BatchnormParam {
-  mode: "train" | "test";
-  eps?: number;
-  momentum?: number;
-  runningMean?: Tensor;
-  runningVar?: Tensor;
-}
 
 /** What a train-mode batchnormForward keeps for the backward pass. */
 export interface BatchnormCache {
@@ -336,10 +312,10 @@ export function batchnormForward(x: Tensor, gamma: Tensor, beta: Tensor, bnParam
  */
 export function batchnormBackward(dout: Tensor, cache: BatchnormCache): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   checkTensor("batchnormBackward", "dout", dout, 2);
-  // TODO: dbeta = Σ dout over the examples, dgamma = Σ dout·x̂. With dx̂ = dout·gamma, the gradient through
-  // TODO: the normalization, the mean and the variance together is
-  // TODO: dx = (1/N)·(1/√(σ² + eps))·(N·dx̂ − Σ dx̂ − x̂·Σ(dx̂·x̂)), the sums over the examples, (D) each.
-  // TODO: Work it out on paper first (a computation graph helps); all three terms matter.
+  // TODO: dbeta (D) = Σ dout over the examples, dgamma (D) = Σ dout·x̂. For dx (N, D), remember that each x
+  // TODO: reaches the output three ways: directly through x − μ, through the batch mean μ, and through the
+  // TODO: batch variance σ². Draw the computation graph of the forward pass and backpropagate through it
+  // TODO: node by node (then, if you like, simplify the result to one expression); every path matters.
   // BEGIN SOLUTION
   const { xhat, gamma, invStd } = cache;
   const N = dout.shape[0];

@@ -1,36 +1,27 @@
-import { add, checkSameShape, checkTensor, div, map, mul, sub, zerosLike, type Tensor } from "@semantic-gap/lib";
+import {
+  add,
+  checkSameShape,
+  checkTensor,
+  div,
+  map,
+  mul,
+  sub,
+  zerosLike,
+  type AdamConfig,
+  type RmspropConfig,
+  type SgdConfig,
+  type SgdMomentumConfig,
+  type Tensor,
+} from "@semantic-gap/lib";
 
 // First-order update rules. Each takes the weights w, their gradient dw and a config (hyperparameters and
 // the rule's state from the previous step), and returns { nextW, config }: the updated weights and the
 // config for the next step, carrying the new state. Missing hyperparameters take the defaults below;
 // missing state starts at zeros. Never modify w or dw: return new tensors.
 
-export interface SgdConfig {
-  learningRate?: number;
-}
-
-export interface SgdMomentumConfig {
-  learningRate?: number;
-  momentum?: number;
-  velocity?: Tensor;
-}
-
-export interface RmspropConfig {
-  learningRate?: number;
-  decayRate?: number;
-  epsilon?: number;
-  cache?: Tensor;
-}
-
-export interface AdamConfig {
-  learningRate?: number;
-  beta1?: number;
-  beta2?: number;
-  epsilon?: number;
-  m?: Tensor;
-  v?: Tensor;
-  t?: number;
-}
+// The config types (SgdConfig, SgdMomentumConfig, RmspropConfig, AdamConfig) are the library's: their
+// fields are the hyperparameters and state named in each rule's comment below.
+export type { AdamConfig, RmspropConfig, SgdConfig, SgdMomentumConfig };
 
 function checkArgs(fn: string, w: Tensor, dw: Tensor): void {
   checkTensor(fn, "w", w);

@@ -11,3 +11,4 @@ export {
 export * from "./images.js";
 export * from "./plot.js";
 export * from "./show.js";
+export * from "./graph.js";
