@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { Rng, add, evalNumericalGradient, mul, randn, relError, sum, type Labels, type Tensor } from "@semantic-gap/lib";
 import { FullyConnectedNet, type NetLoss } from "../../solutions/a2/fc_net.js";
-import { patchedStudent, randomLabels } from "../a1/linear_helpers.js";
+import { randomLabels } from "./nn_helpers.js";
 import { writeAssignment } from "../src/generate.js";
-import { editedStudent, failedParts, failures, inProcessStudent, runInProcess } from "../src/in-process.js";
+import { editedStudent, failedParts, failures, inProcessStudent, patchedStudent, runInProcess } from "../src/in-process.js";
 import { tests } from "./fc_net.hidden.js";
 import { tests as publicTests } from "./fc_net.public.js";
 
