@@ -28,7 +28,11 @@ import traceback
 import nbclient
 import nbformat
 
-CELL_TIMEOUT = int(os.environ.get("SEMANTIC_GAP_CELL_TIMEOUT", "900"))
+def cell_timeout():
+    """Seconds one cell may run: 15 minutes in quick mode, an hour in full mode (the training cells of the
+    networks take minutes on a 2-core machine, more on a loaded one); SEMANTIC_GAP_CELL_TIMEOUT overrides."""
+    default = "900" if os.environ.get("SEMANTIC_GAP_QUICK", "") not in ("", "0", "false") else "3600"
+    return int(os.environ.get("SEMANTIC_GAP_CELL_TIMEOUT", default))
 
 
 def discover(repo):
@@ -148,7 +152,7 @@ def execute(repo, job, html, out_dir=None):
     cwd = job.get("cwd") or prepare_assignment_dir(repo, job["assignment"], os.path.basename(job["source"]))
     client = nbclient.NotebookClient(
         nb,
-        timeout=CELL_TIMEOUT,
+        timeout=cell_timeout(),
         kernel_name="tslab",
         allow_errors=True,
         resources={"metadata": {"path": cwd}},
