@@ -3,7 +3,7 @@ import * as lib from "@semantic-gap/lib";
 import { Rng, maxAbsDiff, randn, type Tensor } from "@semantic-gap/lib";
 import * as ref from "../../solutions/a2/layers.js";
 import { libEquivalents, tests } from "./layers.hidden.js";
-import { suiteChecks } from "./nn_suite.js";
+import { suiteChecks } from "./nn_suite.test-support.js";
 import { tests as publicTests } from "./layers.public.js";
 
 describe("layers hidden tests", () => {

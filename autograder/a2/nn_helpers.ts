@@ -1,9 +1,5 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { evalNumericalGradientArray, isTensor, map, randn, toFloat64Array, type Labels, type Rng, type Tensor } from "@semantic-gap/lib";
+import { copy, evalNumericalGradientArray, isTensor, map, randn, toFloat64Array, type Labels, type Rng, type Tensor } from "@semantic-gap/lib";
 import { attempt, compareTensor, describeStudentError, expectThat, unchanged, type Tolerance } from "../src/compare.js";
-import { cloneValue, inProcessStudent } from "../src/in-process.js";
 import { StudentError, type HiddenTest, type Student, type TestPart } from "../src/types.js";
 
 // Shared pieces of the A2 hidden tests for layers.ts and optim.ts. References are computed here, in the
@@ -152,7 +148,7 @@ export function backwardTest(spec: LayerSpec): HiddenTest {
           spec.grads.forEach((g, i) => {
             out.push(compareTensor(g, r.value[g], ref[g], REF_TOL));
             if (c.numeric) {
-              const args = c.args.map(cloneValue);
+              const args = c.args.map((a) => (isTensor(a) ? copy(a) : a));
               const num = evalNumericalGradientArray(
                 (t) => spec.refForward(args.map((a, j) => (j === i ? t : a))),
                 args[i] as Tensor,
@@ -213,63 +209,3 @@ export function sameValues(a: unknown, b: Tensor): boolean {
   return x.every((v, i) => v === y[i]);
 }
 
-/**
- * For the vitest checks of the hidden tests: a Student that behaves like `base` except for the given
- * functions (keys "file:name"), to model a wrong submission.
- */
-export function patchedStudent(base: Student, overrides: Record<string, (...a: never[]) => unknown>): Student {
-  const find = (file: string, fn: string) => overrides[`${file}:${fn}`] as ((...a: unknown[]) => unknown) | undefined;
-  const run = async (f: (...a: unknown[]) => unknown, args: unknown[]) => f(...args);
-  return {
-    call: (file, fn, ...args) => {
-      const f = find(file, fn);
-      return f ? run(f, args.map(cloneValue)).then(cloneValue) : base.call(file, fn, ...args);
-    },
-    callWithArgs: async (file, fn, ...args) => {
-      const f = find(file, fn);
-      if (!f) return base.callWithArgs(file, fn, ...args);
-      const copies = args.map(cloneValue);
-      return { value: cloneValue(await run(f, copies)), argsAfter: copies };
-    },
-    construct: (file, cls, ...args) => base.construct(file, cls, ...args),
-    source: (file) => base.source(file),
-  };
-}
-
-/**
- * For the vitest checks of the hidden tests: inProcessStudent's behaviour (arguments copied as they are
- * when they cross to the grader's child process, Not implemented errors told apart) with each module
- * imported once, so that sweeping hundreds of grading seeds stays fast.
- */
-export function cachedStudent(dir: string): Student {
-  const base = inProcessStudent(dir);
-  const modules = new Map<string, Promise<Record<string, unknown> | null>>();
-  const load = (file: string) => {
-    if (!modules.has(file)) {
-      const full = path.join(dir, file);
-      modules.set(file, existsSync(full) ? (import(pathToFileURL(full).href) as Promise<Record<string, unknown>>) : Promise.resolve(null));
-    }
-    return modules.get(file)!;
-  };
-  const invoke = async (file: string, fn: string, args: unknown[]): Promise<unknown> => {
-    const mod = await load(file);
-    if (mod === null) throw new StudentError("missing-file", `${file} was not found in the submission`);
-    const f = mod[fn];
-    if (typeof f !== "function") throw new StudentError("missing-export", `${file} does not export ${fn}`);
-    try {
-      return await (f as (...a: unknown[]) => unknown)(...args);
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new StudentError(msg.startsWith("Not implemented") ? "not-implemented" : "threw", msg);
-    }
-  };
-  return {
-    call: (file, fn, ...args) => invoke(file, fn, args.map(cloneValue)),
-    callWithArgs: async (file, fn, ...args) => {
-      const copies = args.map(cloneValue);
-      return { value: await invoke(file, fn, copies), argsAfter: copies };
-    },
-    construct: (file, cls, ...args) => base.construct(file, cls, ...args),
-    source: (file) => base.source(file),
-  };
-}

@@ -3,7 +3,7 @@ import * as lib from "@semantic-gap/lib";
 import { Rng, maxAbsDiff, randn, type Tensor } from "@semantic-gap/lib";
 import * as ref from "../../solutions/a2/optim.js";
 import { libEquivalents, tests } from "./optim.hidden.js";
-import { suiteChecks } from "./nn_suite.js";
+import { suiteChecks } from "./nn_suite.test-support.js";
 import { tests as publicTests } from "./optim.public.js";
 
 describe("optim hidden tests", () => {

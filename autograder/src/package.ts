@@ -33,7 +33,8 @@ function toZip(files: string[], extra: Record<string, { text: string; exec?: boo
   return zipSync(z, { level: 6 });
 }
 
-const notTest = (p: string): boolean => !p.endsWith(".test.ts");
+/** vitest files, and the helpers only they import (`*.test-support.ts`), stay out of packages. */
+const notTest = (p: string): boolean => !p.endsWith(".test.ts") && !p.endsWith(".test-support.ts");
 
 /**
  * Test support (in-process students for the vitest checks) stays out of a package, unless a packaged module

@@ -61,6 +61,13 @@ setTimeout(__forge, 50);
 }
 
 describe("the Gradescope package", () => {
+  it("of A2 holds its hidden tests and none of the vitest files or their support", () => {
+    const names = [...zipModes(gradescopeZip("a2").zip).keys()];
+    expect(names).toContain("autograder/a2/layers.hidden.ts");
+    expect(names).toContain("autograder/a2/nn_helpers.ts");
+    expect(names.filter((n) => /\.test(-support)?\.ts$/.test(n) || n.endsWith("/in-process.ts"))).toEqual([]);
+  });
+
   it("has setup.sh and run_autograder at its root, executable, and reports the true score of a submission that forges one", () => {
     const { zip } = gradescopeZip("a1");
     const modes = zipModes(zip);

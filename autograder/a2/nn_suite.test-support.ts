@@ -2,9 +2,8 @@ import { mkdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { afterAll as AfterAll, expect as Expect, it as It } from "vitest";
 import * as lib from "@semantic-gap/lib";
-import { editedStudent, failedParts, failures, inProcessStudent, runInProcess } from "../src/in-process.js";
+import { cachedStudent, editedStudent, failedParts, failures, inProcessStudent, runInProcess } from "../src/in-process.js";
 import type { HiddenTest, LibEquivalents } from "../src/types.js";
-import { cachedStudent } from "./nn_helpers.js";
 
 // The checks every A2 hidden-test module of layers.ts and optim.ts gets in its vitest file. Only the vitest
 // files import this (they hand in vitest's it, expect and afterAll), so the grader never loads vitest.
