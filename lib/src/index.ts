@@ -8,3 +8,4 @@ export * from "./data/index.js";
 export * from "./linear.js";
 export * from "./knn.js";
 export * from "./viz/index.js";
+export * from "./nn/index.js";
