@@ -9,3 +9,4 @@ export * from "./linear.js";
 export * from "./knn.js";
 export * from "./viz/index.js";
 export * from "./nn/index.js";
+export * from "./conv/index.js";

@@ -1,8 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DTypeError, ShapeError, shapeStr } from "./errors.js";
 import { gemm } from "./gemm.js";
@@ -20,6 +16,7 @@ import {
   type PruneStats,
   type PruneTables,
 } from "./knn-core.js";
+import { workerSpec, type WorkerSpec } from "./threads/worker-script.js";
 import { checkDimsEqual, checkLabels, checkTensor, forEachIndex, zeros, type Labels, type Tensor } from "./tensor.js";
 
 /** "l2": Euclidean distance √Σ(a−b)²; "l1": Manhattan distance Σ|a−b|. */
@@ -163,43 +160,6 @@ export function kNearest(train: Tensor, test: Tensor, k: number, opts: KnnOption
 
 // ------------------------------------------------------------------ worker threads
 
-interface WorkerSpec {
-  /** The worker script, or an inline bootstrap (eval) that loads it. */
-  script: URL | string;
-  eval: boolean;
-}
-
-let workerSpecCache: WorkerSpec | null | undefined;
-
-/**
- * Where the worker script is: knn-worker.js beside this module in the compiled library. Run from the
- * TypeScript sources (tsx, vitest) it is knn-worker.ts, which a small bootstrap loads after registering tsx's
- * loader in the worker thread. Null when neither works: the search then runs in this thread.
- */
-function workerSpec(): WorkerSpec | null {
-  if (workerSpecCache !== undefined) return workerSpecCache;
-  workerSpecCache = null;
-  const js = new URL("./knn-worker.js", import.meta.url);
-  const ts = new URL("./knn-worker.ts", import.meta.url);
-  if (js.protocol === "file:" && existsSync(fileURLToPath(js))) {
-    workerSpecCache = { script: js, eval: false };
-  } else if (ts.protocol === "file:" && existsSync(fileURLToPath(ts))) {
-    try {
-      // The ESM entry of tsx's API (createRequire would resolve its CommonJS entry).
-      const pkgFile = createRequire(fileURLToPath(ts)).resolve("tsx/package.json");
-      const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as { exports: Record<string, { import: { default: string } }> };
-      const api = pathToFileURL(path.join(path.dirname(pkgFile), pkg.exports["./esm/api"].import.default)).href;
-      const code =
-        `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(ts.href)}); })` +
-        `.catch((e) => { require("node:worker_threads").parentPort.postMessage({ error: String(e && e.stack || e) }); });`;
-      workerSpecCache = { script: code, eval: true };
-    } catch {
-      workerSpecCache = null;
-    }
-  }
-  return workerSpecCache;
-}
-
 function runWorker(spec: WorkerSpec, job: KnnJob): Promise<PruneStats> {
   return new Promise((resolveStats, reject) => {
     const w = new Worker(spec.script, { eval: spec.eval, workerData: job });
@@ -232,7 +192,7 @@ export async function kNearestParallel(train: Tensor, test: Tensor, k: number, o
   if (!Number.isInteger(nWorkers) || nWorkers < 0) {
     throw new RangeError(`kNearestParallel: workers must be a non-negative integer, got ${nWorkers}`);
   }
-  const spec = workerSpec();
+  const spec = workerSpec("knn-worker", import.meta.url);
   if (nWorkers === 0 || !spec || r.m === 0) return kNearest(train, test, k, { ...opts, method: r.method });
   const shared = (bytes: number): SharedArrayBuffer => new SharedArrayBuffer(bytes);
   const x = dense(train, shared);

@@ -1,72 +1,123 @@
-// Times lib's GEMM on the shapes the curriculum uses and, where numpy runs here, numpy's on the same
-// shapes in the same run, and prints the ratio. Usage: npm run bench [-- --reps 5]
+// Times lib's GEMM on square products and on the shapes the curriculum runs, and numpy's (the system
+// python3's, through its BLAS) on the same shapes in the same run, and prints GFLOP/s and the ratio.
+// Each figure is the median of --reps timed runs after one warm-up run.
+//
+// Usage: npm run bench [-- --reps 5] [--threads N] [--only 1024,knn]
+//   --threads  threads for lib (default: SEMANTIC_GAP_THREADS, else every core); lib on one thread is timed too
+//   --only     run only the shapes whose label contains one of these words
+//
+// The numpy side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment (so OpenBLAS
+// picks its kernel for this CPU itself); the report names the kernel and threads it ran (threadpoolctl).
 import { spawnSync } from "node:child_process";
-import { Rng, matmul, randn } from "../src/index.js";
+import { cpus, loadavg } from "node:os";
+import { Rng, matmul, randn, setThreads, threadCount } from "../src/index.js";
+import { activeThreads } from "../src/threads/pool.js";
 
-const repsArg = process.argv.indexOf("--reps");
-const reps = repsArg > 0 ? Number(process.argv[repsArg + 1]) : 3;
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const reps = Number(option("reps") ?? 5);
+const threads = Number(option("threads") ?? threadCount());
+const only = option("only")?.split(",");
 
-// [label, M, K, N, transB]
-const shapes: Array<[string, number, number, number, boolean]> = [
-  ["square 256", 256, 256, 256, false],
-  ["square 1024", 1024, 1024, 1024, false],
-  ["kNN chunk: test 500x784 · train^T 784x5000", 500, 784, 5000, true],
-  ["two-layer net: batch 200x784 · W1 784x100", 200, 784, 100, false],
-  ["im2col conv: 32x(3·3·3) · cols 27x(32·32·50)", 32, 27, 51200, false],
+// [label, M, K, N, transA, transB]
+type Shape = [string, number, number, number, boolean, boolean];
+const all: Shape[] = [
+  ["square 1024", 1024, 1024, 1024, false, false],
+  ["square 2048", 2048, 2048, 2048, false, false],
+  ["kNN chunk: test 500x784 · train^T (784x5000)", 500, 784, 5000, false, true],
+  ["two-layer net fwd: X 200x784 · W1 784x100", 200, 784, 100, false, false],
+  ["two-layer net bwd: X^T (784x200) · dH 200x100", 784, 200, 100, true, false],
+  ["two-layer net bwd: dH 200x100 · W1^T (100x784)", 200, 100, 784, false, true],
+  ["conv fwd N=50: W 32x49 · cols 49x39200", 32, 49, 39200, false, false],
+  ["conv bwd N=50: dOut 32x39200 · cols^T (39200x49)", 32, 39200, 49, false, true],
+  ["conv bwd N=50: W^T (49x32) · dOut 32x39200", 49, 32, 39200, true, false],
+  ["conv fwd N=100: W 32x49 · cols 49x78400", 32, 49, 78400, false, false],
+  ["conv bwd N=100: dOut 32x78400 · cols^T (78400x49)", 32, 78400, 49, false, true],
+  ["conv bwd N=100: W^T (49x32) · dOut 32x78400", 49, 32, 78400, true, false],
 ];
+const shapes = only ? all.filter(([label]) => only.some((w) => label.includes(w))) : all;
 
-function best(f: () => void): number {
+function median(f: () => void): number {
   f();
-  let bestMs = Infinity;
+  const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     f();
-    bestMs = Math.min(bestMs, performance.now() - t0);
+    times.push(performance.now() - t0);
   }
-  return bestMs;
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
 }
 
 const rng = new Rng(0);
-const ours: number[] = [];
-for (const [, M, K, N, transB] of shapes) {
-  const a = randn([M, K], rng);
-  const b = transB ? randn([N, K], rng) : randn([K, N], rng);
-  ours.push(best(() => matmul(a, b, false, transB)));
+const operands = shapes.map(([, M, K, N, ta, tb]) => [randn(ta ? [K, M] : [M, K], rng), randn(tb ? [N, K] : [K, N], rng)]);
+function timeLib(t: number): number[] {
+  setThreads(t);
+  return shapes.map(([, , , , ta, tb], i) => median(() => matmul(operands[i][0], operands[i][1], ta, tb)));
 }
+const loadBefore = loadavg();
+const ours = timeLib(threads);
+const used = activeThreads();
+const ours1 = threads > 1 ? timeLib(1) : ours;
 
 const py = `
 import json, sys, time
 import numpy as np
 shapes = json.loads(sys.argv[1]); reps = int(sys.argv[2]); out = []
-for M, K, N, tb in shapes:
-    a = np.random.randn(M, K); b = np.random.randn(N, K) if tb else np.random.randn(K, N)
-    f = (lambda: a @ b.T) if tb else (lambda: a @ b)
-    f(); best = float("inf")
+for M, K, N, ta, tb in shapes:
+    a = np.random.randn(K, M) if ta else np.random.randn(M, K)
+    b = np.random.randn(N, K) if tb else np.random.randn(K, N)
+    x = a.T if ta else a
+    y = b.T if tb else b
+    f = lambda: x @ y
+    f(); times = []
     for _ in range(reps):
-        t = time.perf_counter(); f(); best = min(best, time.perf_counter() - t)
-    out.append(best * 1000)
-print(json.dumps(out))
+        t = time.perf_counter(); f(); times.append(time.perf_counter() - t)
+    times.sort(); out.append(times[len(times) // 2] * 1000)
+info = []
+try:
+    import threadpoolctl
+    info = [f"{d.get('internal_api')} {d.get('version')}, kernel {d.get('architecture')}, {d.get('num_threads')} threads"
+            for d in threadpoolctl.threadpool_info() if d.get('user_api') == 'blas']
+except Exception:
+    pass
+print(json.dumps({"ms": out, "blas": info, "numpy": np.__version__}))
 `;
-const r = spawnSync(
-  "/usr/bin/python3",
-  ["-c", py, JSON.stringify(shapes.map(([, M, K, N, tb]) => [M, K, N, tb])), String(reps)],
-  { encoding: "utf8" },
-);
-const numpy: number[] | null = r.status === 0 ? (JSON.parse(r.stdout) as number[]) : null;
+const env = { ...process.env };
+delete env.OPENBLAS_CORETYPE;
+delete env.OPENBLAS_L2_SIZE;
+const r = spawnSync("/usr/bin/python3", ["-c", py, JSON.stringify(shapes.map(([, M, K, N, ta, tb]) => [M, K, N, ta, tb])), String(reps)], {
+  encoding: "utf8",
+  env,
+});
+const numpy = r.status === 0 ? (JSON.parse(r.stdout) as { ms: number[]; blas: string[]; numpy: string }) : null;
+const loadAfter = loadavg();
 
-console.log(`GEMM, float64, best of ${reps} (numpy: the system python3's numpy, its default BLAS threads)`);
-console.log(["shape".padEnd(46), "lib ms", "GFLOP/s", "numpy ms", "lib/numpy"].join("  "));
+console.log(`GEMM, float64, median of ${reps} runs; lib on ${used} thread(s) (of ${threads} asked) and on 1 thread`);
+console.log(
+  `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}); load average ${loadBefore.map((v) => v.toFixed(2)).join(" ")} ` +
+    `before, ${loadAfter.map((v) => v.toFixed(2)).join(" ")} after (other processes slow the timings down)`,
+);
+console.log(
+  numpy
+    ? `numpy ${numpy.numpy}: ${numpy.blas.join("; ") || "BLAS not identified (threadpoolctl missing)"}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset`
+    : `numpy did not run here, so there is no reference column: ${r.stderr.trim().split("\n").pop()}`,
+);
+console.log(["shape".padEnd(50), "lib ms", "GFLOP/s", "1 thr ms", "numpy ms", "GFLOP/s", "lib/numpy"].join("  "));
 shapes.forEach(([label, M, K, N], i) => {
-  const gflops = (2 * M * K * N) / ours[i] / 1e6;
-  const np = numpy ? numpy[i] : NaN;
+  const flop = 2 * M * K * N;
+  const np = numpy ? numpy.ms[i] : NaN;
   console.log(
     [
-      label.padEnd(46),
+      label.padEnd(50),
       ours[i].toFixed(1).padStart(6),
-      gflops.toFixed(2).padStart(7),
+      (flop / ours[i] / 1e6).toFixed(1).padStart(7),
+      ours1[i].toFixed(1).padStart(8),
       (numpy ? np.toFixed(1) : "n/a").padStart(8),
-      (numpy ? `${(ours[i] / np).toFixed(1)}x` : "n/a").padStart(9),
+      (numpy ? (flop / np / 1e6).toFixed(1) : "n/a").padStart(7),
+      (numpy ? `${(ours[i] / np).toFixed(2)}x` : "n/a").padStart(9),
     ].join("  "),
   );
 });
-if (!numpy) console.log("numpy did not run here, so there is no reference column:", r.stderr.trim().split("\n").pop());
