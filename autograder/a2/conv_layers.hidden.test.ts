@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { Rng, evalNumericalGradientArray, maxAbsDiff, randn, reshape, toFloat64Array, tensor, type Tensor } from "@semantic-gap/lib";
+import { Rng, convBackwardFast, convForwardFast, evalNumericalGradientArray, maxPoolForwardFast, maxAbsDiff, randn, reshape, toFloat64Array, tensor, type Tensor } from "@semantic-gap/lib";
 import * as sol from "../../solutions/a2/conv_layers.js";
 import { stubTypeScript } from "../src/generate.js";
 import { StudentError } from "../src/types.js";
@@ -65,11 +65,17 @@ describe("conv_layers hidden tests", () => {
       const r = refConvBackward(dout, x, w, param);
       for (const key of ["dx", "dw", "db"] as const) expect(maxAbsDiff(g[key], r[key])).toBeLessThan(1e-12);
       expect(maxAbsDiff(r.dx, evalNumericalGradientArray((t) => refConvForward(t, w, b, param), x, dout))).toBeLessThan(1e-8);
+      // The library's fast convolution is a third, independent implementation.
+      const fast = convForwardFast(x, w, b, param);
+      expect(maxAbsDiff(fast.out, s.out)).toBeLessThan(1e-10);
+      const fg = convBackwardFast(dout, fast.cache);
+      for (const key of ["dx", "dw", "db"] as const) expect(maxAbsDiff(fg[key], r[key])).toBeLessThan(1e-10);
     }
     const x = randn([2, 3, 6, 4], rng);
     for (const p of [{ poolHeight: 2, poolWidth: 2, stride: 2 }, { poolHeight: 3, poolWidth: 2, stride: 1 }]) {
       const m = sol.maxPoolForwardNaive(x, p);
       expect(maxAbsDiff(m.out, refPoolForward(x, p, "max"))).toBe(0);
+      expect(maxAbsDiff(maxPoolForwardFast(x, p).out, m.out)).toBe(0);
       const dout = randn(m.out.shape, rng);
       expect(maxAbsDiff(sol.maxPoolBackwardNaive(dout, m.cache).dx, refPoolBackward(dout, x, p, "max"))).toBeLessThan(1e-12);
       const a = sol.avgPoolForwardNaive(x, p);
