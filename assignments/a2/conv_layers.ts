@@ -1,4 +1,5 @@
-import { ShapeError, checkTensor, shapeStr, toFloat64Array, zeros, type Tensor } from "@semantic-gap/lib";
+import { ShapeError, checkTensor, shapeStr, toFloat64Array, zeros, type ConvParam, type PoolParam, type Tensor } from "@semantic-gap/lib";
+import type { BatchnormParam } from "./layers.js";
 
 // Convolution, pooling and spatial batch normalization written as plain loops: slow, but every index is
 // in sight. The library's fast versions (convForwardFast, maxPoolForwardFast, ...) compute the same thing
@@ -6,27 +7,9 @@ import { ShapeError, checkTensor, shapeStr, toFloat64Array, zeros, type Tensor }
 // Read x and w through toFloat64Array (a row-major copy of any view), so element (n, c, i, j) of x sits at
 // ((n·C + c)·H + i)·W + j.
 
-/** Convolution hyperparameters: the step between windows and the zeros added on every side. */
-export interface ConvParam {
-  stride: number;
-  pad: number;
-}
-
-/** Pooling hyperparameters: the window's size and the step between windows. */
-export interface PoolParam {
-  poolHeight: number;
-  poolWidth: number;
-  stride: number;
-}
-
-/** Batch normalization's settings and running statistics, the same object as batchnormForward's. */
-export interface BatchnormParam {
-  mode: "train" | "test";
-  eps?: number;
-  momentum?: number;
-  runningMean?: Tensor;
-  runningVar?: Tensor;
-}
+// The hyperparameter objects are the library's (the fast layers take the same ones), and bnParam is
+// layers.ts's, shared with batchnormForward.
+export type { BatchnormParam, ConvParam, PoolParam };
 
 export interface ConvCache {
   x: Tensor;

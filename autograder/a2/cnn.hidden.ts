@@ -16,7 +16,7 @@ import {
 } from "@semantic-gap/lib";
 import { attempt, compareNumber, compareTensor, describeStudentError, expectThat, unchanged, type Tolerance } from "../src/compare.js";
 import { StudentError, type HiddenTest, type LibEquivalents, type Student, type StudentObject, type TestPart } from "../src/types.js";
-import { refConvBackward, refConvForward, refPoolBackward, refPoolForward } from "./conv_reference.js";
+import { intBetween, namesNumber, refConvBackward, refConvForward, refPoolBackward, refPoolForward } from "./conv_reference.js";
 
 // Hidden tests of cnn.ts (ThreeLayerConvNet): parameter shapes and initial statistics, invalid options, and
 // scores, loss and gradients against the grader's own network (built from conv_reference.ts) and against
@@ -37,7 +37,6 @@ export const libEquivalents: LibEquivalents = {};
 /** Same mathematics in another order: rounding differences stay near 1e-14. */
 const EXACT: Tolerance = { atol: 1e-10, rtol: 1e-7 };
 
-const intBetween = (rng: Rng, lo: number, hi: number): number => lo + rng.int(hi - lo + 1);
 
 interface NetOptions {
   inputDim: [number, number, number];
@@ -253,7 +252,7 @@ async function rejectsOption(student: Student, name: string, opts: Partial<NetOp
   } catch (e) {
     if (!(e instanceof StudentError) || e.kind !== "threw") return expectThat(name, false, e instanceof StudentError ? describeStudentError(e) : String(e));
     const message = e.message;
-    return expectThat(name, new RegExp(`(^|[^0-9.])${value}([^0-9.]|$)`).test(message), `the error should name the offending value ${value}; it said: ${message.slice(0, 200)}`);
+    return expectThat(name, namesNumber(message, value), `the error should name the offending value ${value}; it said: ${message.slice(0, 200)}`);
   }
   return expectThat(name, false, "expected an error, but the constructor returned");
 }
