@@ -5,8 +5,7 @@ import { Rng, convBackwardFast, convForwardFast, evalNumericalGradientArray, max
 import * as sol from "../../solutions/a2/conv_layers.js";
 import { stubTypeScript } from "../src/generate.js";
 import { StudentError } from "../src/types.js";
-import { editedStudent, failedParts, failures, inProcessStudent, runInProcess } from "../src/in-process.js";
-import { patchedStudent } from "../a1/linear_helpers.js";
+import { editedStudent, failedParts, failures, inProcessStudent, patchedStudent, runInProcess } from "../src/in-process.js";
 import { refConvBackward, refConvForward, refPoolBackward, refPoolForward, refSpatialBnBackward, refSpatialBnForward } from "./conv_reference.js";
 import { libEquivalents, tests } from "./conv_layers.hidden.js";
 import { tests as publicTests } from "./conv_layers.public.js";
