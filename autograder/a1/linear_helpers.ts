@@ -13,6 +13,9 @@ import {
 import { compareNumber, compareTensor, expectThat } from "../src/compare.js";
 import { loopViolations } from "../src/rules.js";
 import type { HiddenTest, Student, TestPart } from "../src/types.js";
+import { intBetween, randomLabels } from "../src/cases.js";
+
+export { intBetween, randomLabels };
 
 // Shared pieces of the A1 hidden tests for the linear classifiers and the two-layer net. Every tolerance is
 // stated where it is used. Feedback names what failed and by how much, never the hidden inputs or answers.
@@ -26,19 +29,6 @@ export interface LinearCase {
   X: Tensor;
   y: Labels;
   reg: number;
-}
-
-/** Uniform integer in [lo, hi]. */
-export function intBetween(rng: Rng, lo: number, hi: number): number {
-  return lo + rng.int(hi - lo + 1);
-}
-
-/** Random labels in 0..C-1 that use every class when n >= C. */
-export function randomLabels(rng: Rng, n: number, c: number): Labels {
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) y[i] = i < c ? i : rng.int(c);
-  const p = rng.permutation(n);
-  return Int32Array.from(p, (k) => y[k]);
 }
 
 /**

@@ -1,23 +1,13 @@
 import { copy, evalNumericalGradientArray, isTensor, map, randn, toFloat64Array, type Labels, type Rng, type Tensor } from "@semantic-gap/lib";
 import { attempt, compareTensor, describeStudentError, expectThat, unchanged, type Tolerance } from "../src/compare.js";
 import { StudentError, type HiddenTest, type Student, type TestPart } from "../src/types.js";
+import { intBetween, randomLabels } from "../src/cases.js";
+
+export { intBetween, randomLabels };
 
 // Shared pieces of the A2 hidden tests for layers.ts and optim.ts. References are computed here, in the
 // grader, from the library's own layers and update rules (written independently of the exercise) and from
 // numerical gradients. Feedback names what failed and by how much, never the hidden inputs or answers.
-
-/** Uniform integer in [lo, hi]. */
-export function intBetween(rng: Rng, lo: number, hi: number): number {
-  return lo + rng.int(hi - lo + 1);
-}
-
-/** Random labels in 0..C-1 that use every class when n >= C. */
-export function randomLabels(rng: Rng, n: number, c: number): Labels {
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) y[i] = i < c ? i : rng.int(c);
-  const p = rng.permutation(n);
-  return Int32Array.from(p, (k) => y[k]);
-}
 
 /** Gaussian values moved at least `gap` away from 0, so that centred differences never straddle a kink at 0. */
 export function awayFromZero(shape: number[], rng: Rng, std = 1, gap = 0.02): Tensor {
