@@ -72,7 +72,7 @@ export function sandboxUid(): number {
 }
 const isRoot = (): boolean => typeof process.getuid === "function" && process.getuid() === 0;
 
-export const defaultLimits = { addressSpaceMb: 8192, cpuSeconds: 300, maxMessageBytes: 192 * 1024 * 1024, nproc: 512 };
+export const defaultLimits = { addressSpaceMb: 16384, cpuSeconds: 300, maxMessageBytes: 192 * 1024 * 1024, nproc: 512 };
 
 let netnsWorks: boolean | null = null;
 /** True when `unshare -n` can start a process without network interfaces here (root on Linux, no seccomp ban). */
