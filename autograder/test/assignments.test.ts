@@ -5,15 +5,15 @@ import { writeAssignment } from "../src/generate.js";
 import { paths } from "../src/paths.js";
 import { tempDir } from "./helpers.js";
 
-// The real assignment through the real engine: the reference solutions must earn every point, and the
-// generated stubs none, each test saying what is not implemented.
-describe("A1 through the grading engine", () => {
-  it("finds A1's test modules (if discovery broke, this fails rather than skipping the rest)", () => {
-    expect(testModules(paths.tests("a1")).length).toBeGreaterThanOrEqual(6);
+// Each real assignment through the real engine, in the sandbox it grades with: the reference solutions must
+// earn every point, and the generated stubs none, each test saying what is not implemented.
+for (const [assignment, modules] of [["a1", 6], ["a2", 6]] as const) describe(`${assignment.toUpperCase()} through the grading engine`, () => {
+  it(`finds ${assignment}'s test modules (if discovery broke, this fails rather than skipping the rest)`, () => {
+    expect(testModules(paths.tests(assignment)).length).toBeGreaterThanOrEqual(modules);
   });
 
   it("the solutions score 100%", async () => {
-    const r = await gradeSubmission({ assignment: "a1", submission: paths.solutions("a1"), typecheck: false });
+    const r = await gradeSubmission({ assignment, submission: paths.solutions(assignment), typecheck: false });
     const failed = r.tests.filter((t) => t.status !== "passed").map((t) => `${t.name}: ${t.output}`);
     expect(failed).toEqual([]);
     expect(r.score).toBe(r.maxScore);
@@ -21,9 +21,9 @@ describe("A1 through the grading engine", () => {
   }, 120_000);
 
   it("the untouched stubs score 0 with 'not implemented' feedback and no crash", async () => {
-    const stubs = tempDir("sg-a1-stubs-");
-    writeAssignment(paths.solutions("a1"), stubs);
-    const r = await gradeSubmission({ assignment: "a1", submission: stubs, typecheck: false });
+    const stubs = tempDir(`sg-${assignment}-stubs-`);
+    writeAssignment(paths.solutions(assignment), stubs);
+    const r = await gradeSubmission({ assignment, submission: stubs, typecheck: false });
     expect(r.graderError).toBeUndefined();
     // Structural checks (no loops) count only with correct values, so a stub, which has no loops at all,
     // earns nothing from them either.
