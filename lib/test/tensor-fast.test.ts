@@ -15,16 +15,15 @@ import {
   min,
   minimum,
   mul,
-  sliceRows,
   sub,
   sum,
   takeRows,
   tensor,
   toFloat64Array,
-  transpose,
   zipWith,
   type Tensor,
 } from "../src/index.js";
+import { SPECIAL, bits, offsetView, random, strided } from "./layouts.test-support.js";
 
 // The elementwise operations, reductions and row gathers have a plain loop for dense (row-major) tensors
 // beside their general path (a callback per element, a strided walk). Each fast path must give exactly the
@@ -32,39 +31,6 @@ import {
 // non-contiguous views of the same values (which take the general path), on random inputs laced with
 // zeros of both signs, NaN, infinities and subnormals; and both against a reference computed here from
 // single elements.
-
-/** The bit pattern of every element in row-major order (tells 0 from −0 and keeps NaN comparable). */
-function bits(t: Tensor | number): string[] {
-  const v = typeof t === "number" ? Float64Array.of(t) : Float64Array.from(toFloat64Array(t));
-  return Array.from(new BigUint64Array(v.buffer), (b) => b.toString(16));
-}
-
-const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 5e-324, -1e-310, 1e308, -1e308, 1, -1];
-
-/** A dense random tensor; about one element in six is one of SPECIAL. */
-function random(shape: number[], rng: Rng): Tensor {
-  const n = shape.reduce((a, d) => a * d, 1);
-  const d = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    d[i] = rng.uniform() < 1 / 6 ? SPECIAL[Math.floor(rng.uniform() * SPECIAL.length)] : (rng.uniform() - 0.5) * 10 ** Math.floor(rng.uniform() * 7 - 3);
-  }
-  return tensor(d, shape);
-}
-
-/** A view with t's values whose strides are reversed: not contiguous for two or more axes longer than 1. */
-function strided(t: Tensor): Tensor {
-  return transpose(copy(transpose(t)));
-}
-
-/** A contiguous view of t's values that starts part-way into a larger buffer (offset > 0). */
-function offsetView(t: Tensor): Tensor {
-  const rows = t.shape[0];
-  const rest = t.shape.slice(1);
-  const size = rest.reduce((a, d) => a * d, 1);
-  const big = new Float64Array((rows + 3) * size);
-  big.set(toFloat64Array(t), 2 * size);
-  return sliceRows(tensor(big, [rows + 3, ...rest]), 2, 2 + rows);
-}
 
 /** Every multi-index of a shape, in row-major order. */
 function* indices(shape: number[]): Generator<number[]> {
