@@ -248,6 +248,42 @@ describe("processes", () => {
     expect(got.threads).toBe(2);
   });
 
+  // (1·-1) + (1 + 2^-30)(1 - 2^-30) is -2^-60 exactly: a fused multiply-add keeps it, a product rounded to
+  // 1 before the add loses it. The product is also summed over a long K (several KC blocks) so that every
+  // path of the kernel runs in the variant under test.
+  const fmaBody = `
+    const { fmaKernels } = await import(${JSON.stringify(path.join(libSrc, "wasm", "loader.ts"))});
+    const a = lib.tensor([1, 1 + 2 ** -30], [1, 2]), b = lib.tensor([-1, 1 - 2 ** -30], [2, 1]);
+    const x = lib.randn([20, 700], 3), y = lib.randn([700, 30], 4);
+    const c = lib.matmul(x, y);
+    let err = 0;
+    for (let i = 0; i < 20; i++) for (let j = 0; j < 30; j++) {
+      let s = 0; for (let p = 0; p < 700; p++) s += x.get(i, p) * y.get(p, j);
+      err = Math.max(err, Math.abs(s - c.get(i, j)));
+    }
+    console.log(JSON.stringify({ mode: fmaKernels(), c: lib.matmul(a, b).data[0], err }));
+  `;
+
+  it("uses fused multiply-adds where the engine has them, and plain ones with SEMANTIC_GAP_FMA=0", () => {
+    const script = path.join(dir, "fma.mts");
+    writeFileSync(script, `import * as lib from ${JSON.stringify(path.join(libSrc, "index.ts"))};\n${fmaBody}`);
+    const tsx = path.join(here, "..", "..", "node_modules", "tsx", "dist", "cli.mjs");
+    const results = ["", "0"].map((fma) => {
+      const r = run([tsx], script, fma ? { SEMANTIC_GAP_FMA: fma } : {});
+      expect(r.err).toBe("");
+      expect(r.status).toBe(0);
+      return JSON.parse(r.out) as { mode: string; c: number; err: number };
+    });
+    const [auto, plain] = results;
+    // Node 20 and later run relaxed SIMD (after the flag lib sets); x86-64 and arm64 CPUs fuse it.
+    expect(auto.mode).toBe("fused");
+    expect(auto.c).toBe(-(2 ** -60));
+    expect(plain.mode).toBe("off");
+    expect(plain.c).toBe(0);
+    // Either way the product agrees with a plain loop to rounding (|entries| ~ 26, 700 terms).
+    for (const r of results) expect(r.err).toBeLessThan(1e-11);
+  });
+
   // lib bundled into one file, as the grader's child runs it (its kernels go in wasm/ beside it).
   async function bundleLib(): Promise<string> {
     const esbuild = await import("esbuild");

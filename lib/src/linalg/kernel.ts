@@ -1,37 +1,48 @@
 // One thread's share of a GEMM: a rectangle of C, over a range of K, with the WebAssembly micro-kernel
-// (lib/src/wasm/gemm.wat). The main thread and the pool's workers (gemm-worker.ts) run exactly this code.
+// (lib/src/wasm/gemm.wat; its fused multiply-add variant where the engine has one, see wasm/loader.ts). The
+// calling thread and the pool's workers (threads/pool-worker.ts) run exactly this code.
 import { instantiateKernel } from "../wasm/loader.js";
 
 // Block sizes: a KC x NC panel of B (256 x 512 doubles = 1 MiB) stays in L2, an MC x KC panel of A
 // (64 x 256 = 128 KiB) streams through it, and the micro-kernel keeps a 4x4 tile of C in eight SIMD
 // registers. All three buffers live in the kernel's linear memory.
 //
-// Chosen by measurement: CPU time of one thread for a 1024³ product (least of 5 runs, AMD EPYC with
-// 2 MiB L2 per core, taken under a load average of 16-18 on 2 cores, so differences under ~10% are noise):
-//   KC,MC,NC = 256,64,512: 189 ms   128,64,512: 215   384,64,512: 196   256,128,512: 255   256,32,512: 239
-//              512,64,256: 243      192,96,768: 233   (256,64,1024 does not fit the kernel's memory)
-// A 6x4 tile (12 accumulators, MC = 60) measured 176-205 ms against 197-214 for this 4x4 tile on 1024³,
-// and 408 against 372 ms on the kNN chunk (500x784 · 784x5000): no clear gain, so the 4x4 tile stays.
+// Chosen by measurement: CPU time of one thread for a 1024³ product with the fused kernel (least of 7 runs,
+// AMD EPYC with 2 MiB L2 per core, under a load average of 2-4 on the 2 cores, so differences under ~15% are
+// noise): KC,MC,NC = 256,64,512: 106-142 ms over three rounds   384,64,512: 110   256,128,512: 107
+// 256,32,512: 121   512,64,256: 108   256,64,1024: 106   128,64,512: 160   128,128,1024: 122   256,96,512: 106.
+// No other choice is clearly faster, and this one keeps the kernel's memory at 48 pages. Tiles other than
+// 4x4 spill registers in V8 (see gemm.wat).
 export const MR = 4; // packPanel and the kernel assume MR = NR = 4
 export const NR = 4;
 export const KC = 256;
 export const MC = 64;
 export const NC = 512;
+// Byte offsets in the kernel's memory: the packed A and B panels, the scratch block of C, and the blocks of
+// A and B copied in as they are before the kernel packs them.
 const A_AT = 0;
 const B_AT = A_AT + MC * KC * 8;
 const C_AT = B_AT + KC * NC * 8;
+const RAW_A_AT = C_AT + MC * NC * 8;
+const RAW_B_AT = RAW_A_AT + MC * KC * 8;
 
 interface Kernel {
   macro(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number, ai: number, ap: number): void;
-  macroRows(pa: number, pb: number, pc: number, mcp: number, ncp: number, kc: number, lda: number): void;
+  packLines(src: number, ls: number, len: number, lines: number, dst: number): void;
+  packSteps(src: number, ss: number, steps: number, lines: number, dst: number): void;
   mem: Float64Array;
 }
 let kernel: Kernel | null = null;
 
 function loadKernel(): Kernel {
   if (kernel) return kernel;
-  const ex = instantiateKernel<{ macro: Kernel["macro"]; macro_rows: Kernel["macroRows"]; memory: { buffer: ArrayBuffer } }>("gemm");
-  kernel = { macro: ex.macro, macroRows: ex.macro_rows, mem: new Float64Array(ex.memory.buffer) };
+  const ex = instantiateKernel<{
+    macro: Kernel["macro"];
+    pack_lines: Kernel["packLines"];
+    pack_steps: Kernel["packSteps"];
+    memory: { buffer: ArrayBuffer };
+  }>("gemm");
+  kernel = { macro: ex.macro, packLines: ex.pack_lines, packSteps: ex.pack_steps, mem: new Float64Array(ex.memory.buffer) };
   return kernel;
 }
 
@@ -58,7 +69,11 @@ export interface GemmOperands {
   cCs: number;
 }
 
-/** A rectangle of C and a range of K: rows [i0, i1), columns [j0, j1), steps [k0, k1). */
+/**
+ * A rectangle of C and a range of K: rows [i0, i1), columns [j0, j1), steps [k0, k1). zeroC: the rectangle
+ * holds zeros (C was scaled by beta = 0), so the first block's products are copied in rather than added
+ * (the same numbers, but for the sign of a zero: x rather than 0 + x).
+ */
 export interface GemmPart {
   i0: number;
   i1: number;
@@ -66,6 +81,7 @@ export interface GemmPart {
   j1: number;
   k0: number;
   k1: number;
+  zeroC?: boolean;
 }
 
 /** C = beta * C on a rectangle of C (0 * NaN is 0 here, as in BLAS: beta = 0 ignores C's old values). */
@@ -91,37 +107,51 @@ export function gemmPart(g: GemmOperands, part: GemmPart): void {
   const { i0, i1, j0, j1, k0, k1 } = part;
   if (i1 <= i0 || j1 <= j0 || k1 <= k0 || g.alpha === 0) return;
   const { alpha, A, aRs, aCs, B, bRs, bCs, C, cRs, cCs } = g;
-  const { macro, macroRows, mem } = loadKernel();
+  const { macro, packLines, packSteps, mem } = loadKernel();
   for (let jc = j0; jc < j1; jc += NC) {
     const nc = Math.min(NC, j1 - jc);
     const ncPad = Math.ceil(nc / NR) * NR;
     for (let pc = k0; pc < k1; pc += KC) {
       const kc = Math.min(KC, k1 - pc);
-      const kcPad = kc + (kc & 1); // the kernel's inner loop is unrolled by two
-      packPanel(B, g.bOff + pc * bRs + jc * bCs, bCs, bRs, nc, kc, kcPad, mem, B_AT / 8);
+      const bBlock = g.bOff + pc * bRs + jc * bCs;
+      if (bCs === 1) {
+        // Rows of op(B) contiguous: copy them in (a memcpy each), then the kernel packs them.
+        stageRows(B, bBlock, bRs, kc, kc, nc, ncPad, mem, RAW_B_AT / 8);
+        packSteps(RAW_B_AT, ncPad * 8, kc, ncPad, B_AT);
+      } else if (bRs === 1) {
+        // Columns of op(B) contiguous (a transposed row-major matrix): likewise, column by column.
+        stageRows(B, bBlock, bCs, nc, ncPad, kc, kc, mem, RAW_B_AT / 8);
+        packLines(RAW_B_AT, kc * 8, kc, ncPad, B_AT);
+      } else {
+        packPanel(B, bBlock, bCs, bRs, nc, kc, kc, mem, B_AT / 8);
+      }
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = Math.min(MC, i1 - ic);
         const mcPad = Math.ceil(mc / MR) * MR;
         const aBlock = g.aOff + ic * aRs + pc * aCs;
         if (aCs === 1) {
-          // Rows of op(A) are contiguous: copy them in as they are (a memcpy each) for the row-reading kernel.
-          stageRows(A, aBlock, aRs, mc, mcPad, kc, kcPad, mem, A_AT / 8);
-          macroRows(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, kcPad * 8);
+          // Rows of op(A) are contiguous: copy them in as they are, then the kernel packs them.
+          stageRows(A, aBlock, aRs, mc, mcPad, kc, kc, mem, RAW_A_AT / 8);
+          packLines(RAW_A_AT, kc * 8, kc, mcPad, A_AT);
+          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kc, kc * 8, MR * 8);
         } else if (aRs === 1) {
-          // Columns of op(A) are contiguous (a transposed row-major matrix): copy them in as they are; the
-          // kernel then finds the values of four rows at one step side by side, as in a packed panel.
-          stageRows(A, aBlock, aCs, kc, kcPad, mc, mcPad, mem, A_AT / 8);
-          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, 8, mcPad * 8);
+          // Columns of op(A) are contiguous: copy them in as they are; the kernel then finds the values of
+          // four rows at one step side by side, as in a packed panel.
+          stageRows(A, aBlock, aCs, kc, kc, mc, mcPad, mem, A_AT / 8);
+          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kc, 8, mcPad * 8);
         } else {
-          packPanel(A, aBlock, aRs, aCs, mc, kc, kcPad, mem, A_AT / 8);
-          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kcPad, kcPad * 8, MR * 8);
+          packPanel(A, aBlock, aRs, aCs, mc, kc, kc, mem, A_AT / 8);
+          macro(A_AT, B_AT, C_AT, mcPad, ncPad, kc, kc * 8, MR * 8);
         }
-        // Add the scratch block into the real (strided) C.
+        // Add the scratch block into the real (strided) C; into a C still all zeros, copy it (a memcpy a row).
         const cBase = C_AT / 8;
+        const copy = part.zeroC === true && pc === k0 && alpha === 1 && cCs === 1;
         for (let i = 0; i < mc; i++) {
           const src = cBase + i * ncPad;
           const dst = g.cOff + (ic + i) * cRs + jc * cCs;
-          if (cCs === 1) {
+          if (copy) {
+            C.set(mem.subarray(src, src + nc), dst);
+          } else if (cCs === 1) {
             for (let j = 0; j < nc; j++) C[dst + j] += alpha * mem[src + j];
           } else {
             for (let j = 0; j < nc; j++) C[dst + j * cCs] += alpha * mem[src + j];

@@ -63,7 +63,7 @@ export function gemmTask(job: GemmJob, t: number): void {
     const k0 = t * plan.size;
     const p: GemmOperands = { ...ops, C: job.partials!, cOff: t * mn, cRs: N, cCs: 1 };
     p.C.fill(0, t * mn, (t + 1) * mn);
-    gemmPart(p, { i0: 0, i1: M, j0: 0, j1: N, k0, k1: Math.min(K, k0 + plan.size) });
+    gemmPart(p, { i0: 0, i1: M, j0: 0, j1: N, k0, k1: Math.min(K, k0 + plan.size), zeroC: true });
     return;
   }
   const a = t * plan.size;
@@ -73,7 +73,7 @@ export function gemmTask(job: GemmJob, t: number): void {
   const j0 = rows ? 0 : a;
   const j1 = rows ? N : Math.min(N, a + plan.size);
   scaleC(ops, job.beta, i0, i1, j0, j1);
-  gemmPart(ops, { i0, i1, j0, j1, k0: 0, k1: K });
+  gemmPart(ops, { i0, i1, j0, j1, k0: 0, k1: K, zeroC: job.beta === 0 });
 }
 
 /** After a "k" job: C (already scaled by beta) += each partial, in order. */
