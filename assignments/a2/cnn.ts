@@ -4,7 +4,7 @@ import {
   add,
   checkLabels,
   checkTensor,
-  convBackwardFast,
+  convBackwardFastParams,
   convForwardFast,
   maxPoolBackwardFast,
   maxPoolForwardFast,
@@ -103,7 +103,8 @@ export class ThreeLayerConvNet {
     // TODO: reluForward → affineForward with W3, b3 gives the scores (N, numClasses). Without y, return them.
     // TODO: With y: softmaxLoss(scores, y) plus 0.5·this.reg·(ΣW1² + ΣW2² + ΣW3²); then backward through the
     // TODO: same layers in reverse order with each forward's cache, adding this.reg·W to each weight's
-    // TODO: gradient (not to the biases). Return { loss, grads } with grads keyed like this.params.
+    // TODO: gradient (not to the biases); the images need no gradient, so the first layer's backward can be
+    // TODO: convBackwardFastParams. Return { loss, grads } with grads keyed like this.params.
     throw new Error("Not implemented: loss");
   }
 }

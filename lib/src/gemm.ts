@@ -74,7 +74,8 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   const aCs = transA ? a.stride[0] : a.stride[1];
   const bRs = transB ? b.stride[1] : b.stride[0];
   const bCs = transB ? b.stride[0] : b.stride[1];
-  gemmRaw(M, N, K, alpha, a.data, a.offset, aRs, aCs, b.data, b.offset, bRs, bCs, beta, c.data, c.offset, c.stride[0], c.stride[1]);
+  const ops = { M, N, K, alpha, A: a.data, aOff: a.offset, aRs, aCs, B: b.data, bOff: b.offset, bRs, bCs, C: c.data, cOff: c.offset, cRs: c.stride[0], cCs: c.stride[1] };
+  runGemm(ops, beta, threadsFor(M, N, K), !opts.out);
   return c;
 }
 

@@ -11,12 +11,16 @@ import {
   maxPoolForwardFast,
   randn,
   relError,
+  setThreads,
   tensor,
+  threadCount,
   transpose,
   zeros,
   type ConvGeometry,
+  type ConvParam,
   type Tensor,
 } from "../src/index.js";
+import { poolStats } from "../src/threads/pool.js";
 
 // Independent references: the convolution and max pooling written as plain loops over every output and
 // every filter tap, straight from the definitions (zero padding, cross-correlation, the first maximum of a
@@ -236,10 +240,48 @@ describe("convForwardFast / convBackwardFast", () => {
   });
 });
 
+describe("convolution on lib's threads", () => {
+  it("gives the same numbers, bit for bit, on one and two threads, and runs on the pool with two", () => {
+    const rng = new Rng(11);
+    // Big enough to go to the pool (2e6 multiply-adds and more), with a last task of fewer images.
+    const cases: Array<[number[], number[], ConvParam]> = [
+      [[37, 3, 16, 16], [16, 3, 3, 3], { stride: 1, pad: 1 }],
+      [[30, 2, 31, 23], [24, 2, 5, 3], { stride: 2, pad: 2 }],
+    ];
+    const original = threadCount();
+    try {
+      for (const [xs, ws, p] of cases) {
+        const x = randn(xs, rng);
+        const w = randn(ws, rng);
+        const b = randn([ws[0]], rng);
+        const runs = [1, 2].map((threads) => {
+          setThreads(threads);
+          const before = poolStats().jobsOnWorkers;
+          const f = convForwardFast(x, w, b, p);
+          const dout = randn(f.out.shape, new Rng(5));
+          const g = convBackwardFast(dout, f.cache);
+          const gp = convBackwardFastParams(dout, f.cache);
+          return { out: f.out, ...g, dwp: gp.dw, pooled: poolStats().jobsOnWorkers - before };
+        });
+        const [one, two] = runs;
+        expect(one.pooled).toBe(0);
+        expect(two.pooled).toBe(3); // forward, backward, backward without dx
+        for (const k of ["out", "dx", "dw", "db", "dwp"] as const) expect(maxAbsDiff(one[k], two[k])).toBe(0);
+        expect(maxAbsDiff(one.dw, one.dwp)).toBe(0);
+        // And against the naive loops.
+        const ref = convNaive(x, w, b, p.stride, p.pad);
+        expect(maxAbsDiff(two.out, ref.out)).toBeLessThan(1e-10);
+      }
+    } finally {
+      setThreads(original);
+    }
+  });
+});
+
 describe("maxPoolForwardFast / maxPoolBackwardFast", () => {
   const cases: Array<[number, number, number, number, number, string]> = [
     // H, W, poolHeight, poolWidth, stride, path
-    [8, 6, 2, 2, 2, "tiled"],
+    [8, 6, 2, 2, 2, "2x2"],
     [9, 9, 3, 3, 3, "tiled"],
     [6, 8, 2, 4, 2, "general: non-square window"],
     [7, 7, 3, 3, 2, "general: overlapping"],

@@ -4,7 +4,7 @@ import {
   add,
   checkLabels,
   checkTensor,
-  convBackwardFast,
+  convBackwardFastParams,
   convForwardFast,
   maxPoolBackwardFast,
   maxPoolForwardFast,
@@ -123,7 +123,8 @@ export class ThreeLayerConvNet {
     // TODO: reluForward → affineForward with W3, b3 gives the scores (N, numClasses). Without y, return them.
     // TODO: With y: softmaxLoss(scores, y) plus 0.5·this.reg·(ΣW1² + ΣW2² + ΣW3²); then backward through the
     // TODO: same layers in reverse order with each forward's cache, adding this.reg·W to each weight's
-    // TODO: gradient (not to the biases). Return { loss, grads } with grads keyed like this.params.
+    // TODO: gradient (not to the biases); the images need no gradient, so the first layer's backward can be
+    // TODO: convBackwardFastParams. Return { loss, grads } with grads keyed like this.params.
     // BEGIN SOLUTION
     const { W1, b1, W2, b2, W3, b3 } = this.params;
     const conv = convForwardFast(X, W1, b1, convParam);
@@ -136,12 +137,12 @@ export class ThreeLayerConvNet {
 
     const data = softmaxLoss(scores.out, y);
     const sq = (t: Tensor): number => sum(mul(t, t));
-    const loss = data.loss + 0.5 * this.reg * (sq(W1) + sq(W2) + sq(W3));
+    const loss = this.reg === 0 ? data.loss : data.loss + 0.5 * this.reg * (sq(W1) + sq(W2) + sq(W3));
     const g3 = affineBackward(data.dx, scores.cache);
     const g2 = affineBackward(reluBackward(g3.dx, relu2.cache).dx, hidden.cache);
     const dPool = maxPoolBackwardFast(g2.dx, pool.cache).dx;
-    const g1 = convBackwardFast(reluBackward(dPool, relu1.cache).dx, conv.cache);
-    const withReg = (g: Tensor, w: Tensor): Tensor => add(g, mul(w, this.reg));
+    const g1 = convBackwardFastParams(reluBackward(dPool, relu1.cache).dx, conv.cache);
+    const withReg = (g: Tensor, w: Tensor): Tensor => (this.reg === 0 ? g : add(g, mul(w, this.reg)));
     return {
       loss,
       grads: { W1: withReg(g1.dw, W1), b1: g1.db, W2: withReg(g2.dw, W2), b2: g2.db, W3: withReg(g3.dw, W3), b3: g3.db },

@@ -31,7 +31,37 @@ export function maxPoolForwardFast(x: Tensor, poolParam: PoolParam): { out: Tens
   for (let q = 0; q < N * C; q++) {
     const base = xc.offset + q * plane;
     const ob = q * P;
-    if (tiled) {
+    if (tiled && ph === 2 && pw === 2) {
+      // The usual 2x2 windows of stride 2: four reads each, compared in row-major order (strict >, so
+      // the first maximum wins; a NaN first value stays, as in the general loop).
+      for (let oh = 0; oh < Ho; oh++) {
+        const r0 = 2 * oh * W;
+        const r1 = r0 + W;
+        const orow = ob + oh * Wo;
+        for (let ow = 0; ow < Wo; ow++) {
+          const c = 2 * ow;
+          let best = xs[base + r0 + c];
+          let at = r0 + c;
+          let v = xs[base + r0 + c + 1];
+          if (v > best) {
+            best = v;
+            at = r0 + c + 1;
+          }
+          v = xs[base + r1 + c];
+          if (v > best) {
+            best = v;
+            at = r1 + c;
+          }
+          v = xs[base + r1 + c + 1];
+          if (v > best) {
+            best = v;
+            at = r1 + c + 1;
+          }
+          o[orow + ow] = best;
+          argmax[orow + ow] = at;
+        }
+      }
+    } else if (tiled) {
       // Windows tile the plane: view it as (Ho, ph, Wo, pw) and reduce over the two window axes, reading
       // each input row once from left to right. Visiting (i, then ow, then j) keeps each window's own
       // order row-major, so the strict > keeps the first maximum.

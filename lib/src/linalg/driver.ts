@@ -4,19 +4,22 @@ import { runJob } from "../threads/pool.js";
 import { scaleC, type GemmOperands } from "./kernel.js";
 import { addPartials, gemmTask, planGemm, splitsK, type GemmJob } from "./parallel.js";
 
-/** C = alpha * op(A) * op(B) + beta * C (see GemmOperands) on `threads` threads. */
-export function runGemm(ops: GemmOperands, beta: number, threads: number): void {
+/**
+ * C = alpha * op(A) * op(B) + beta * C (see GemmOperands) on `threads` threads. zeroC: C is known to hold
+ * zeros (beta is then irrelevant and C is not scaled first).
+ */
+export function runGemm(ops: GemmOperands, beta: number, threads: number, zeroC = false): void {
   const { M, N, K, alpha, A, aOff, aRs, aCs, B, bOff, bRs, bCs, C, cOff, cRs, cCs } = ops;
   if (M === 0 || N === 0) return;
   if (K === 0 || alpha === 0) {
-    scaleC(ops, beta, 0, M, 0, N);
+    if (!zeroC) scaleC(ops, beta, 0, M, 0, N);
     return;
   }
   const plan = planGemm(M, N, K, threads);
   const kSplit = splitsK(M, N, K);
   if (threads === 1 || plan.count === 1) {
-    const job: GemmJob = { ops, beta, plan, partials: kSplit ? new Float64Array(plan.count * M * N) : null };
-    if (kSplit) scaleC(ops, beta, 0, M, 0, N);
+    const job: GemmJob = { ops, beta, plan, partials: kSplit ? new Float64Array(plan.count * M * N) : null, zeroC };
+    if (kSplit && !zeroC) scaleC(ops, beta, 0, M, 0, N);
     for (let t = 0; t < plan.count; t++) gemmTask(job, t);
     if (kSplit) addPartials(job);
     return;
@@ -26,8 +29,9 @@ export function runGemm(ops: GemmOperands, beta: number, threads: number): void 
   const b = toShared(B, bOff, K, bRs, N, bCs, "b");
   const c = toShared(C, cOff, M, cRs, N, cCs, "c");
   const shared: GemmOperands = { ...ops, A: a.data, aOff: a.off, B: b.data, bOff: b.off, C: c.data, cOff: c.off };
-  const job: GemmJob = { ops: shared, beta, plan, partials: kSplit ? new Float64Array(new SharedArrayBuffer(8 * plan.count * M * N)) : null };
-  if (kSplit) scaleC(shared, beta, 0, M, 0, N);
+  // A C copied in holds the same zeros as the original.
+  const job: GemmJob = { ops: shared, beta, plan, partials: kSplit ? new Float64Array(new SharedArrayBuffer(8 * plan.count * M * N)) : null, zeroC };
+  if (kSplit && !zeroC) scaleC(shared, beta, 0, M, 0, N);
   runJob("gemm", job, plan.count, threads);
   if (kSplit) addPartials(job);
   if (c.copied) C.set(c.data.subarray(0, c.hi - c.lo), c.lo);

@@ -23,6 +23,8 @@ export interface GemmJob {
   plan: GemmPlan;
   /** (count, M, N) dense, for split "k". */
   partials: Float64Array | null;
+  /** C holds zeros already (a result gemm allocated itself): no scaling by beta, products copied in. */
+  zeroC?: boolean;
 }
 
 // K segments: for products whose C is too small to cut into bands (both sides under K_SPLIT_MAX_SIDE) and
@@ -72,8 +74,8 @@ export function gemmTask(job: GemmJob, t: number): void {
   const i1 = rows ? Math.min(M, a + plan.size) : M;
   const j0 = rows ? 0 : a;
   const j1 = rows ? N : Math.min(N, a + plan.size);
-  scaleC(ops, job.beta, i0, i1, j0, j1);
-  gemmPart(ops, { i0, i1, j0, j1, k0: 0, k1: K, zeroC: job.beta === 0 });
+  if (!job.zeroC) scaleC(ops, job.beta, i0, i1, j0, j1);
+  gemmPart(ops, { i0, i1, j0, j1, k0: 0, k1: K, zeroC: job.zeroC === true || job.beta === 0 });
 }
 
 /** After a "k" job: C (already scaled by beta) += each partial, in order. */
