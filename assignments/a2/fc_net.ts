@@ -1,4 +1,4 @@
-import { Rng, addScaledInPlace, checkLabels, checkTensor, copy, ones, randn, sizeOf, toFloat64Array, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
+import { Rng, addScaledInPlace, checkLabels, checkTensor, copy, mul, ones, randn, sizeOf, sum, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
 import {
   affineBackward,
   affineForward,

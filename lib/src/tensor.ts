@@ -391,13 +391,19 @@ export function takeRows(t: Tensor, indices: ArrayLike<number>): Tensor {
   const rowShape = t.shape.slice(1);
   const rowSize = sizeOf(rowShape);
   const out = zeros([indices.length, ...rowShape]);
+  // A dense t holds row r at offset + r·rowSize: copy it straight from there.
+  const dense = isContiguous(t);
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];
     if (!Number.isInteger(r) || r < 0 || r >= n) {
       throw new RangeError(`takeRows: indices[${i}] = ${r} is out of range for ${n} rows`);
     }
-    const row = sliceRows(t, r, r + 1);
-    out.data.set(toFloat64Array(row).subarray(0, rowSize), i * rowSize);
+    if (dense) {
+      const from = t.offset + r * rowSize;
+      out.data.set(t.data.subarray(from, from + rowSize), i * rowSize);
+    } else {
+      out.data.set(toFloat64Array(sliceRows(t, r, r + 1)).subarray(0, rowSize), i * rowSize);
+    }
   }
   return out;
 }
@@ -469,50 +475,95 @@ function broadcastTo(t: Tensor, shape: number[]): { stride: number[]; offset: nu
 
 type Operand = Tensor | number;
 
+/** The binary operations that have a loop of their own, with no call per element. */
+type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "minimum";
+
+/**
+ * One run of a binary operation: o[k + j] = a[pa + j·sa] op b[pb + j·sb] for j < len. The operation is chosen
+ * once per run, so each loop is a plain one the compiler keeps tight (the same values f(x, y) would give).
+ */
+function binaryRun(op: BinaryOp, len: number, o: Float64Array, k: number, ad: Float64Array, pa: number, sa: number, bd: Float64Array, pb: number, sb: number): void {
+  switch (op) {
+    case "add":
+      for (let j = 0; j < len; j++, pa += sa, pb += sb) o[k + j] = ad[pa] + bd[pb];
+      return;
+    case "sub":
+      for (let j = 0; j < len; j++, pa += sa, pb += sb) o[k + j] = ad[pa] - bd[pb];
+      return;
+    case "mul":
+      for (let j = 0; j < len; j++, pa += sa, pb += sb) o[k + j] = ad[pa] * bd[pb];
+      return;
+    case "div":
+      for (let j = 0; j < len; j++, pa += sa, pb += sb) o[k + j] = ad[pa] / bd[pb];
+      return;
+    case "maximum":
+      for (let j = 0; j < len; j++, pa += sa, pb += sb) {
+        const x = ad[pa];
+        const y = bd[pb];
+        o[k + j] = x > y ? x : y;
+      }
+      return;
+    case "minimum":
+      for (let j = 0; j < len; j++, pa += sa, pb += sb) {
+        const x = ad[pa];
+        const y = bd[pb];
+        o[k + j] = x < y ? x : y;
+      }
+      return;
+  }
+}
+
 /** Applies f elementwise to a and b with numpy broadcasting; `fn` names the caller in errors. */
 export function zipWith(fn: string, a: Operand, b: Operand, f: (x: number, y: number) => number): Tensor {
+  return binary(fn, a, b, f, null);
+}
+
+/**
+ * zipWith, with a plain loop for the named operations (op, which must compute what f does). A number
+ * operand is a 0-d tensor broadcast to the other's shape. Dense operands of one shape, and a dense tensor
+ * with a number, are one run over all elements; anything else is walked one run along the last axis at a
+ * time.
+ */
+function binary(fn: string, a: Operand, b: Operand, f: (x: number, y: number) => number, op: BinaryOp | null): Tensor {
   if (typeof a === "number" && typeof b === "number") return tensor([f(a, b)], []);
-  if (typeof b === "number") {
-    checkTensor(fn, "a", a);
-    return map(a as Tensor, (x) => f(x, b));
-  }
-  if (typeof a === "number") {
-    checkTensor(fn, "b", b);
-    return map(b, (y) => f(a, y));
-  }
-  checkTensor(fn, "a", a);
-  checkTensor(fn, "b", b);
-  const shape = broadcastShape(a.shape, b.shape);
+  if (typeof a !== "number") checkTensor(fn, "a", a);
+  if (typeof b !== "number") checkTensor(fn, "b", b);
+  const ta = typeof a === "number" ? tensor([a], []) : a;
+  const tb = typeof b === "number" ? tensor([b], []) : b;
+  const shape = broadcastShape(ta.shape, tb.shape);
   if (!shape) {
-    throw new ShapeError(`${fn}: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} do not broadcast`);
+    throw new ShapeError(`${fn}: shapes ${shapeStr(ta.shape)} and ${shapeStr(tb.shape)} do not broadcast`);
   }
   const out = zeros(shape);
   const o = out.data;
-  if (sameShape(a.shape, b.shape) && isContiguous(a) && isContiguous(b)) {
-    const ad = a.data;
-    const bd = b.data;
-    const ao = a.offset;
-    const bo = b.offset;
-    for (let k = 0; k < o.length; k++) o[k] = f(ad[ao + k], bd[bo + k]);
+  const n = o.length;
+  if (n === 0) return out;
+  const ad = ta.data;
+  const bd = tb.data;
+  // One run over everything: dense operands of the output's shape (stride 1) or numbers (stride 0).
+  const whole = (t: Tensor, isNumber: boolean): number => (isNumber ? 0 : sameShape(t.shape, shape) && isContiguous(t) ? 1 : -1);
+  const wa = whole(ta, typeof a === "number");
+  const wb = whole(tb, typeof b === "number");
+  if (wa >= 0 && wb >= 0) {
+    if (op !== null) binaryRun(op, n, o, 0, ad, ta.offset, wa, bd, tb.offset, wb);
+    else for (let k = 0, pa = ta.offset, pb = tb.offset; k < n; k++, pa += wa, pb += wb) o[k] = f(ad[pa], bd[pb]);
     return out;
   }
   // Broadcasting: walk the output in row-major order, one run along the last axis at a time, each operand
   // advancing by its own (possibly zero) strides. No per-element index bookkeeping: this is the path of
   // sub(XTrain, row) in a one-loop distance computation, so it must stay close to a plain loop.
-  const as = broadcastTo(a, shape).stride;
-  const bs = broadcastTo(b, shape).stride;
+  const as = broadcastTo(ta, shape).stride;
+  const bs = broadcastTo(tb, shape).stride;
   const nd = shape.length;
-  if (o.length === 0) return out;
-  const ad = a.data;
-  const bd = b.data;
   const last = shape[nd - 1];
   const sa = as[nd - 1];
   const sb = bs[nd - 1];
   const idx = new Array<number>(nd).fill(0);
-  let pa = a.offset;
-  let pb = b.offset;
-  for (let k = 0; k < o.length; k += last) {
-    for (let j = 0, qa = pa, qb = pb; j < last; j++, qa += sa, qb += sb) o[k + j] = f(ad[qa], bd[qb]);
+  let pa = ta.offset;
+  let pb = tb.offset;
+  for (let k = 0; k < n; k += last) {
+    if (op !== null) binaryRun(op, last, o, k, ad, pa, sa, bd, pb, sb);
+    else for (let j = 0, qa = pa, qb = pb; j < last; j++, qa += sa, qb += sb) o[k + j] = f(ad[qa], bd[qb]);
     for (let d = nd - 2; d >= 0; d--) {
       idx[d]++;
       pa += as[d];
@@ -526,12 +577,12 @@ export function zipWith(fn: string, a: Operand, b: Operand, f: (x: number, y: nu
   return out;
 }
 
-export const add = (a: Operand, b: Operand): Tensor => zipWith("add", a, b, (x, y) => x + y);
-export const sub = (a: Operand, b: Operand): Tensor => zipWith("sub", a, b, (x, y) => x - y);
-export const mul = (a: Operand, b: Operand): Tensor => zipWith("mul", a, b, (x, y) => x * y);
-export const div = (a: Operand, b: Operand): Tensor => zipWith("div", a, b, (x, y) => x / y);
-export const maximum = (a: Operand, b: Operand): Tensor => zipWith("maximum", a, b, (x, y) => (x > y ? x : y));
-export const minimum = (a: Operand, b: Operand): Tensor => zipWith("minimum", a, b, (x, y) => (x < y ? x : y));
+export const add = (a: Operand, b: Operand): Tensor => binary("add", a, b, (x, y) => x + y, "add");
+export const sub = (a: Operand, b: Operand): Tensor => binary("sub", a, b, (x, y) => x - y, "sub");
+export const mul = (a: Operand, b: Operand): Tensor => binary("mul", a, b, (x, y) => x * y, "mul");
+export const div = (a: Operand, b: Operand): Tensor => binary("div", a, b, (x, y) => x / y, "div");
+export const maximum = (a: Operand, b: Operand): Tensor => binary("maximum", a, b, (x, y) => (x > y ? x : y), "maximum");
+export const minimum = (a: Operand, b: Operand): Tensor => binary("minimum", a, b, (x, y) => (x < y ? x : y), "minimum");
 
 /** A new tensor with f applied to every element. */
 export function map(t: Tensor, f: (x: number) => number): Tensor {
@@ -539,6 +590,10 @@ export function map(t: Tensor, f: (x: number) => number): Tensor {
   const out = zeros(t.shape);
   const o = out.data;
   const d = t.data;
+  if (isContiguous(t)) {
+    for (let k = 0, p = t.offset; k < o.length; k++, p++) o[k] = f(d[p]);
+    return out;
+  }
   forEachIndex(t, (p, k) => {
     o[k] = f(d[p]);
   });
@@ -555,6 +610,15 @@ export function addScaledInPlace(a: Tensor, b: Tensor, alpha = 1): Tensor {
   checkTensor("addScaledInPlace", "a", a);
   checkTensor("addScaledInPlace", "b", b);
   checkSameShape("addScaledInPlace", "a", a, "b", b);
+  if (a.data !== b.data && isContiguous(a) && isContiguous(b)) {
+    // The same sums as the general path below, a + b or a + (b·alpha), for operands that share no memory.
+    const ad = a.data;
+    const bd = b.data;
+    const n = sizeOf(a.shape);
+    if (alpha === 1) for (let k = 0, p = a.offset, q = b.offset; k < n; k++, p++, q++) ad[p] += bd[q];
+    else for (let k = 0, p = a.offset, q = b.offset; k < n; k++, p++, q++) ad[p] += bd[q] * alpha;
+    return a;
+  }
   if (alpha === 1) ops.addeq(a, b);
   else {
     const tmp = scale(b, alpha);
@@ -574,6 +638,10 @@ export function assign(a: Tensor, b: Tensor): Tensor {
 
 // ---------------------------------------------------------------- reductions
 
+/**
+ * A reduction of t (all of it, or along one axis) by acc = step(acc, x) from init, then finish(acc, count).
+ * `additive` says that step is acc + x, which a dense t then runs as a plain loop.
+ */
 function reduceAxis(
   fn: string,
   t: Tensor,
@@ -582,14 +650,20 @@ function reduceAxis(
   init: number,
   step: (acc: number, x: number) => number,
   finish: (acc: number, n: number) => number,
+  additive = false,
 ): Tensor | number {
   checkTensor(fn, "t", t);
   const d = t.data;
+  const dense = isContiguous(t);
   if (axis === undefined) {
     let acc = init;
-    forEachIndex(t, (p) => {
-      acc = step(acc, d[p]);
-    });
+    if (dense && additive) {
+      for (let p = t.offset, end = t.offset + sizeOf(t.shape); p < end; p++) acc += d[p];
+    } else {
+      forEachIndex(t, (p) => {
+        acc = step(acc, d[p]);
+      });
+    }
     return finish(acc, sizeOf(t.shape));
   }
   const nd = t.shape.length;
@@ -598,21 +672,38 @@ function reduceAxis(
     throw new RangeError(`${fn}: axis ${axis} is out of range for t of shape ${shapeStr(t.shape)}`);
   }
   const outShape = t.shape.filter((_, i) => i !== ax);
-  const outer = ndarray(
-    t.data,
-    outShape,
-    t.stride.filter((_, i) => i !== ax),
-    t.offset,
-  );
   const len = t.shape[ax];
-  const s = t.stride[ax];
   const out = zeros(outShape);
   const o = out.data;
-  forEachIndex(outer, (p, k) => {
-    let acc = init;
-    for (let i = 0; i < len; i++) acc = step(acc, d[p + i * s]);
-    o[k] = finish(acc, len);
-  });
+  if (dense) {
+    // t is (outer, len, inner) in memory: accumulate whole rows of `inner` accumulators, one slice of the
+    // axis after the other, which adds each output's terms in the same order as the strided walk below.
+    const inner = sizeOf(t.shape.slice(ax + 1));
+    const outer = sizeOf(t.shape.slice(0, ax));
+    o.fill(init);
+    for (let q = 0; q < outer; q++) {
+      const ob = q * inner;
+      for (let i = 0; i < len; i++) {
+        const row = t.offset + (q * len + i) * inner;
+        if (additive) for (let j = 0; j < inner; j++) o[ob + j] += d[row + j];
+        else for (let j = 0; j < inner; j++) o[ob + j] = step(o[ob + j], d[row + j]);
+      }
+    }
+    for (let k = 0; k < o.length; k++) o[k] = finish(o[k], len);
+  } else {
+    const outerView = ndarray(
+      t.data,
+      outShape,
+      t.stride.filter((_, i) => i !== ax),
+      t.offset,
+    );
+    const s = t.stride[ax];
+    forEachIndex(outerView, (p, k) => {
+      let acc = init;
+      for (let i = 0; i < len; i++) acc = step(acc, d[p + i * s]);
+      o[k] = finish(acc, len);
+    });
+  }
   if (keepDims) {
     const kept = t.shape.slice();
     kept[ax] = 1;
@@ -625,14 +716,14 @@ function reduceAxis(
 export function sum(t: Tensor): number;
 export function sum(t: Tensor, axis: number, keepDims?: boolean): Tensor;
 export function sum(t: Tensor, axis?: number, keepDims = false): Tensor | number {
-  return reduceAxis("sum", t, axis, keepDims, 0, (a, x) => a + x, (a) => a);
+  return reduceAxis("sum", t, axis, keepDims, 0, (a, x) => a + x, (a) => a, true);
 }
 
 /** Mean of all elements, or along an axis. */
 export function mean(t: Tensor): number;
 export function mean(t: Tensor, axis: number, keepDims?: boolean): Tensor;
 export function mean(t: Tensor, axis?: number, keepDims = false): Tensor | number {
-  return reduceAxis("mean", t, axis, keepDims, 0, (a, x) => a + x, (a, n) => a / n);
+  return reduceAxis("mean", t, axis, keepDims, 0, (a, x) => a + x, (a, n) => a / n, true);
 }
 
 /** Maximum of all elements, or along an axis. */

@@ -1,4 +1,4 @@
-import { Rng, addScaledInPlace, checkLabels, checkTensor, copy, ones, randn, sizeOf, toFloat64Array, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
+import { Rng, addScaledInPlace, checkLabels, checkTensor, copy, mul, ones, randn, sizeOf, sum, zeros, type Labels, type Tensor } from "@semantic-gap/lib";
 import {
   affineBackward,
   affineForward,
@@ -209,7 +209,7 @@ export class FullyConnectedNet {
 
     const { loss: dataLoss, dx: dScores } = softmaxLoss(last.out, y);
     let regLoss = 0;
-    for (let i = 1; i <= L; i++) for (const v of toFloat64Array(p[`W${i}`])) regLoss += v * v;
+    if (this.reg > 0) for (let i = 1; i <= L; i++) regLoss += sum(mul(p[`W${i}`], p[`W${i}`]));
     const loss = dataLoss + 0.5 * this.reg * regLoss;
 
     const grads: Record<string, Tensor> = {};
@@ -233,7 +233,7 @@ export class FullyConnectedNet {
       dh = a.dx;
     }
     // The gradients are fresh tensors of this call, so adding reg·W in place is safe.
-    for (let i = 1; i <= L; i++) addScaledInPlace(grads[`W${i}`], p[`W${i}`], this.reg);
+    if (this.reg > 0) for (let i = 1; i <= L; i++) addScaledInPlace(grads[`W${i}`], p[`W${i}`], this.reg);
     return { loss, grads };
     // END SOLUTION
   }

@@ -1,11 +1,10 @@
 import { ShapeError, shapeStr } from "../errors.js";
 import { gemm } from "../gemm.js";
-import { checkSameShape, checkTensor, reshape, tensor, toFloat64Array, type Tensor } from "../tensor.js";
+import { checkSameShape, checkTensor, isContiguous, reshape, sizeOf, tensor, toFloat64Array, type Tensor } from "../tensor.js";
 
 // The forward/backward pairs of the fully connected layers: affine and the activation functions. Forward
-// functions return { out, cache }; backward functions take (dout, cache) and return named gradients. Each
-// works on a dense row-major copy of its inputs, so views with any strides are fine, and never modifies
-// its arguments.
+// functions return { out, cache }; backward functions take (dout, cache) and return named gradients. Views
+// with any strides are fine (read in row-major order), and no function modifies its arguments.
 
 /** What affineForward keeps for the backward pass. */
 export interface AffineCache {
@@ -68,6 +67,11 @@ export function affineBackward(dout: Tensor, cache: AffineCache): { dx: Tensor; 
   return { dx, dw, db: tensor(db, [m]) };
 }
 
+// Each activation has two paths with the same numbers: for a dense (row-major, contiguous) input a loop of
+// its own over the input's memory, which calls the activation's formula directly (one call target, which the
+// compiler inlines); for any other layout the general helpers below, which read a row-major copy and call
+// the formula through a parameter. Both use the one formula function of each activation.
+
 /** A new tensor of x's shape with f applied to each element (x read in row-major order). */
 function elementwise(x: Tensor, f: (v: number) => number): Tensor {
   const src = toFloat64Array(x);
@@ -77,14 +81,19 @@ function elementwise(x: Tensor, f: (v: number) => number): Tensor {
 }
 
 /** dout times a local derivative computed from the cached tensor, elementwise: dx = dout · g(cached). */
-function chain(fn: string, dout: Tensor, cached: Tensor, g: (c: number) => number): { dx: Tensor } {
-  checkTensor(fn, "dout", dout);
-  checkSameShape(fn, "dout", dout, "the cached input", cached);
+function chain(dout: Tensor, cached: Tensor, g: (c: number) => number): { dx: Tensor } {
   const d = toFloat64Array(dout);
   const c = toFloat64Array(cached);
   const dx = new Float64Array(d.length);
   for (let i = 0; i < d.length; i++) dx[i] = d[i] * g(c[i]);
   return { dx: tensor(dx, dout.shape) };
+}
+
+/** A backward pass's checks: dout is a tensor of the cached tensor's shape. True when both are dense. */
+function checkChain(fn: string, dout: Tensor, cached: Tensor): boolean {
+  checkTensor(fn, "dout", dout);
+  checkSameShape(fn, "dout", dout, "the cached input", cached);
+  return isContiguous(dout) && isContiguous(cached);
 }
 
 function checkAlpha(fn: string, alpha: number): number {
@@ -94,15 +103,27 @@ function checkAlpha(fn: string, alpha: number): number {
   return alpha;
 }
 
+const relu = (v: number): number => (v > 0 ? v : 0);
+const reluSlope = (v: number): number => (v > 0 ? 1 : 0);
+
 /** ReLU, max(0, x). x: any shape, out: x's shape; the cache is x. */
 export function reluForward(x: Tensor): LayerOutput<Tensor> {
   checkTensor("reluForward", "x", x);
-  return { out: elementwise(x, (v) => (v > 0 ? v : 0)), cache: x };
+  if (!isContiguous(x)) return { out: elementwise(x, relu), cache: x };
+  const out = new Float64Array(sizeOf(x.shape));
+  const d = x.data;
+  for (let i = 0, p = x.offset; i < out.length; i++, p++) out[i] = relu(d[p]);
+  return { out: tensor(out, x.shape), cache: x };
 }
 
 /** Backward pass of reluForward; the gradient at 0 is 0. dout: x's shape, dx: x's shape */
 export function reluBackward(dout: Tensor, cache: Tensor): { dx: Tensor } {
-  return chain("reluBackward", dout, cache, (v) => (v > 0 ? 1 : 0));
+  if (!checkChain("reluBackward", dout, cache)) return chain(dout, cache, reluSlope);
+  const dx = new Float64Array(sizeOf(dout.shape));
+  const d = dout.data;
+  const c = cache.data;
+  for (let i = 0, p = dout.offset, q = cache.offset; i < dx.length; i++, p++, q++) dx[i] = d[p] * reluSlope(c[q]);
+  return { dx: tensor(dx, dout.shape) };
 }
 
 /** What leakyReluForward and eluForward keep: the input and the slope parameter. */
@@ -111,17 +132,29 @@ export interface AlphaCache {
   alpha: number;
 }
 
+const leakyRelu = (v: number, alpha: number): number => (v > 0 ? v : alpha * v);
+const leakyReluSlope = (v: number, alpha: number): number => (v > 0 ? 1 : alpha);
+
 /** Leaky ReLU, x for x > 0 and alpha·x otherwise. x: any shape, out: x's shape */
 export function leakyReluForward(x: Tensor, alpha = 0.01): LayerOutput<AlphaCache> {
   checkTensor("leakyReluForward", "x", x);
   checkAlpha("leakyReluForward", alpha);
-  return { out: elementwise(x, (v) => (v > 0 ? v : alpha * v)), cache: { x, alpha } };
+  if (!isContiguous(x)) return { out: elementwise(x, (v) => leakyRelu(v, alpha)), cache: { x, alpha } };
+  const out = new Float64Array(sizeOf(x.shape));
+  const d = x.data;
+  for (let i = 0, p = x.offset; i < out.length; i++, p++) out[i] = leakyRelu(d[p], alpha);
+  return { out: tensor(out, x.shape), cache: { x, alpha } };
 }
 
 /** Backward pass of leakyReluForward (slope alpha at 0). dout: x's shape, dx: x's shape */
 export function leakyReluBackward(dout: Tensor, cache: AlphaCache): { dx: Tensor } {
-  const a = cache.alpha;
-  return chain("leakyReluBackward", dout, cache.x, (v) => (v > 0 ? 1 : a));
+  const { x, alpha } = cache;
+  if (!checkChain("leakyReluBackward", dout, x)) return chain(dout, x, (v) => leakyReluSlope(v, alpha));
+  const dx = new Float64Array(sizeOf(dout.shape));
+  const d = dout.data;
+  const c = x.data;
+  for (let i = 0, p = dout.offset, q = x.offset; i < dx.length; i++, p++, q++) dx[i] = d[p] * leakyReluSlope(c[q], alpha);
+  return { dx: tensor(dx, dout.shape) };
 }
 
 /** The logistic sigmoid 1 / (1 + e^−x), computed without overflow for any x. */
@@ -131,39 +164,79 @@ export function sigmoidValue(v: number): number {
   return e / (1 + e);
 }
 
+const sigmoidSlope = (s: number): number => s * (1 - s);
+
 /** Sigmoid, 1 / (1 + e^−x), stable for large |x|. x: any shape, out: x's shape; the cache is out. */
 export function sigmoidForward(x: Tensor): LayerOutput<Tensor> {
   checkTensor("sigmoidForward", "x", x);
-  const out = elementwise(x, sigmoidValue);
+  if (!isContiguous(x)) {
+    const out = elementwise(x, sigmoidValue);
+    return { out, cache: out };
+  }
+  const o = new Float64Array(sizeOf(x.shape));
+  const d = x.data;
+  for (let i = 0, p = x.offset; i < o.length; i++, p++) o[i] = sigmoidValue(d[p]);
+  const out = tensor(o, x.shape);
   return { out, cache: out };
 }
 
 /** Backward pass of sigmoidForward: dx = dout·σ(x)·(1 − σ(x)). dout: x's shape, dx: x's shape */
 export function sigmoidBackward(dout: Tensor, cache: Tensor): { dx: Tensor } {
-  return chain("sigmoidBackward", dout, cache, (s) => s * (1 - s));
+  if (!checkChain("sigmoidBackward", dout, cache)) return chain(dout, cache, sigmoidSlope);
+  const dx = new Float64Array(sizeOf(dout.shape));
+  const d = dout.data;
+  const c = cache.data;
+  for (let i = 0, p = dout.offset, q = cache.offset; i < dx.length; i++, p++, q++) dx[i] = d[p] * sigmoidSlope(c[q]);
+  return { dx: tensor(dx, dout.shape) };
 }
+
+const tanhSlope = (t: number): number => 1 - t * t;
 
 /** Hyperbolic tangent. x: any shape, out: x's shape; the cache is out. */
 export function tanhForward(x: Tensor): LayerOutput<Tensor> {
   checkTensor("tanhForward", "x", x);
-  const out = elementwise(x, Math.tanh);
+  if (!isContiguous(x)) {
+    const out = elementwise(x, Math.tanh);
+    return { out, cache: out };
+  }
+  const o = new Float64Array(sizeOf(x.shape));
+  const d = x.data;
+  for (let i = 0, p = x.offset; i < o.length; i++, p++) o[i] = Math.tanh(d[p]);
+  const out = tensor(o, x.shape);
   return { out, cache: out };
 }
 
 /** Backward pass of tanhForward: dx = dout·(1 − tanh²x). dout: x's shape, dx: x's shape */
 export function tanhBackward(dout: Tensor, cache: Tensor): { dx: Tensor } {
-  return chain("tanhBackward", dout, cache, (t) => 1 - t * t);
+  if (!checkChain("tanhBackward", dout, cache)) return chain(dout, cache, tanhSlope);
+  const dx = new Float64Array(sizeOf(dout.shape));
+  const d = dout.data;
+  const c = cache.data;
+  for (let i = 0, p = dout.offset, q = cache.offset; i < dx.length; i++, p++, q++) dx[i] = d[p] * tanhSlope(c[q]);
+  return { dx: tensor(dx, dout.shape) };
 }
+
+const elu = (v: number, alpha: number): number => (v > 0 ? v : alpha * Math.expm1(v));
+const eluSlope = (v: number, alpha: number): number => (v > 0 ? 1 : alpha * Math.exp(v));
 
 /** ELU, x for x > 0 and alpha·(e^x − 1) otherwise. x: any shape, out: x's shape */
 export function eluForward(x: Tensor, alpha = 1): LayerOutput<AlphaCache> {
   checkTensor("eluForward", "x", x);
   checkAlpha("eluForward", alpha);
-  return { out: elementwise(x, (v) => (v > 0 ? v : alpha * Math.expm1(v))), cache: { x, alpha } };
+  if (!isContiguous(x)) return { out: elementwise(x, (v) => elu(v, alpha)), cache: { x, alpha } };
+  const out = new Float64Array(sizeOf(x.shape));
+  const d = x.data;
+  for (let i = 0, p = x.offset; i < out.length; i++, p++) out[i] = elu(d[p], alpha);
+  return { out: tensor(out, x.shape), cache: { x, alpha } };
 }
 
 /** Backward pass of eluForward: 1 for x > 0, alpha·e^x otherwise. dout: x's shape, dx: x's shape */
 export function eluBackward(dout: Tensor, cache: AlphaCache): { dx: Tensor } {
-  const a = cache.alpha;
-  return chain("eluBackward", dout, cache.x, (v) => (v > 0 ? 1 : a * Math.exp(v)));
+  const { x, alpha } = cache;
+  if (!checkChain("eluBackward", dout, x)) return chain(dout, x, (v) => eluSlope(v, alpha));
+  const dx = new Float64Array(sizeOf(dout.shape));
+  const d = dout.data;
+  const c = x.data;
+  for (let i = 0, p = dout.offset, q = x.offset; i < dx.length; i++, p++, q++) dx[i] = d[p] * eluSlope(c[q], alpha);
+  return { dx: tensor(dx, dout.shape) };
 }

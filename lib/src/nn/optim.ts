@@ -64,12 +64,15 @@ function num(fn: string, name: string, v: unknown, fallback: number): number {
   return x;
 }
 
-/** The state tensor `name` of a config as a dense copy, or zeros; it must have w's shape. */
+/**
+ * The state tensor `name` of a config in row-major order (its own data when dense: only read, never
+ * written), or zeros; it must have w's shape.
+ */
 function state(fn: string, name: string, t: unknown, w: Tensor): Float64Array {
   if (t === undefined) return new Float64Array(sizeOf(w.shape));
   const s = checkTensor(fn, `config.${name}`, t);
   checkSameShape(fn, `config.${name}`, s, "w", w);
-  return Float64Array.from(toFloat64Array(s));
+  return toFloat64Array(s);
 }
 
 /** Vanilla SGD: w − learningRate·dw. w: any shape, dw: w's shape */
@@ -88,10 +91,11 @@ export function sgdMomentum(w: Tensor, dw: Tensor, config: SgdMomentumConfig = {
   const { wd, g } = prepare(fn, w, dw, config);
   const lr = num(fn, "learningRate", config.learningRate, 1e-2);
   const mu = num(fn, "momentum", config.momentum, 0.9);
-  const v = state(fn, "velocity", config.velocity, w);
+  const v0 = state(fn, "velocity", config.velocity, w);
+  const v = new Float64Array(wd.length);
   const next = new Float64Array(wd.length);
   for (let i = 0; i < wd.length; i++) {
-    v[i] = mu * v[i] - lr * g[i];
+    v[i] = mu * v0[i] - lr * g[i];
     next[i] = wd[i] + v[i];
   }
   return { nextW: tensor(next, w.shape), config: { ...config, learningRate: lr, momentum: mu, velocity: tensor(v, w.shape) } };
@@ -107,10 +111,11 @@ export function rmsprop(w: Tensor, dw: Tensor, config: RmspropConfig = {}): Upda
   const lr = num(fn, "learningRate", config.learningRate, 1e-2);
   const decay = num(fn, "decayRate", config.decayRate, 0.99);
   const eps = num(fn, "epsilon", config.epsilon, 1e-8);
-  const cache = state(fn, "cache", config.cache, w);
+  const cache0 = state(fn, "cache", config.cache, w);
+  const cache = new Float64Array(wd.length);
   const next = new Float64Array(wd.length);
   for (let i = 0; i < wd.length; i++) {
-    cache[i] = decay * cache[i] + (1 - decay) * g[i] * g[i];
+    cache[i] = decay * cache0[i] + (1 - decay) * g[i] * g[i];
     next[i] = wd[i] - (lr * g[i]) / (Math.sqrt(cache[i]) + eps);
   }
   return {
@@ -132,14 +137,16 @@ export function adam(w: Tensor, dw: Tensor, config: AdamConfig = {}): UpdateResu
   const b2 = num(fn, "beta2", config.beta2, 0.999);
   const eps = num(fn, "epsilon", config.epsilon, 1e-8);
   const t = num(fn, "t", config.t, 0) + 1;
-  const m = state(fn, "m", config.m, w);
-  const v = state(fn, "v", config.v, w);
+  const m0 = state(fn, "m", config.m, w);
+  const v0 = state(fn, "v", config.v, w);
   const c1 = 1 - b1 ** t;
   const c2 = 1 - b2 ** t;
+  const m = new Float64Array(wd.length);
+  const v = new Float64Array(wd.length);
   const next = new Float64Array(wd.length);
   for (let i = 0; i < wd.length; i++) {
-    m[i] = b1 * m[i] + (1 - b1) * g[i];
-    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    m[i] = b1 * m0[i] + (1 - b1) * g[i];
+    v[i] = b2 * v0[i] + (1 - b2) * g[i] * g[i];
     next[i] = wd[i] - (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
   }
   return {
