@@ -10,12 +10,12 @@
 //
 // The numpy side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment (so OpenBLAS
 // picks its kernel for this CPU itself); the report names the kernel and threads it ran (threadpoolctl).
-import { kernelDescription } from "../src/wasm/loader.js";
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { Rng, matmul, randn, setThreads, threadCount } from "../src/index.js";
 import { runGemm } from "../src/linalg/driver.js";
 import { activeThreads } from "../src/threads/pool.js";
+import { kernelDescription } from "../src/wasm/loader.js";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
