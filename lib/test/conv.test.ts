@@ -18,6 +18,7 @@ import {
   zeros,
   type ConvGeometry,
   type ConvParam,
+  type PoolParam,
   type Tensor,
 } from "../src/index.js";
 import { poolStats } from "../src/threads/pool.js";
@@ -271,6 +272,39 @@ describe("convolution on lib's threads", () => {
         // And against the naive loops.
         const ref = convNaive(x, w, b, p.stride, p.pad);
         expect(maxAbsDiff(two.out, ref.out)).toBeLessThan(1e-10);
+      }
+    } finally {
+      setThreads(original);
+    }
+  });
+});
+
+describe("max pooling on lib's threads", () => {
+  it("gives the same outputs and gradients, bit for bit, on one and two threads (tiled and overlapping windows)", () => {
+    const rng = new Rng(12);
+    const original = threadCount();
+    try {
+      // 2^18 values and more go to the pool; 61 images x 9 channels leave a last task of fewer planes.
+      for (const [shape, p] of [
+        [[61, 9, 24, 24], { poolHeight: 2, poolWidth: 2, stride: 2 }],
+        [[40, 8, 29, 29], { poolHeight: 3, poolWidth: 3, stride: 2 }],
+      ] as Array<[number[], PoolParam]>) {
+        // Small integers: many ties, which must go to the same (first) maximum on every thread count.
+        const x = tensor(Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.int(4)), shape);
+        const runs = [1, 2].map((threads) => {
+          setThreads(threads);
+          const before = poolStats().jobsOnWorkers;
+          const f = maxPoolForwardFast(x, p);
+          const dx = maxPoolBackwardFast(randn(f.out.shape, new Rng(3)), f.cache).dx;
+          return { out: f.out, dx, pooled: poolStats().jobsOnWorkers - before };
+        });
+        expect(runs[0].pooled).toBe(0);
+        expect(runs[1].pooled).toBe(2);
+        expect(maxAbsDiff(runs[0].out, runs[1].out)).toBe(0);
+        expect(maxAbsDiff(runs[0].dx, runs[1].dx)).toBe(0);
+        const ref = maxPoolNaive(x, p.poolHeight, p.poolWidth, p.stride);
+        expect(maxAbsDiff(runs[1].out, ref.out)).toBe(0);
+        expect(maxAbsDiff(runs[1].dx, ref.backward(randn(runs[1].out.shape, new Rng(3))))).toBeLessThan(1e-12);
       }
     } finally {
       setThreads(original);

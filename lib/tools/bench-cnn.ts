@@ -33,6 +33,7 @@ import {
   type Tensor,
 } from "../src/index.js";
 import { convGeometry } from "../src/conv/geometry.js";
+import { kernelDescription } from "../src/wasm/loader.js";
 import { col2im, im2col } from "../src/conv/im2col.js";
 
 const arg = (name: string): string | undefined => {
@@ -42,7 +43,7 @@ const arg = (name: string): string | undefined => {
 const BATCH = 64;
 const LR = 1e-3;
 const load = (): string => loadavg().map((v) => v.toFixed(2)).join(", ");
-console.log(`load average before: ${load()} (2 cores)`);
+console.log(`load average before: ${load()} (2 cores); lib's kernels: ${kernelDescription()}`);
 
 const ds = loadFashionMnist({ embedded: false });
 const xTrain01 = scaleTo01(ds.xTrain);

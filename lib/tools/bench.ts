@@ -15,6 +15,7 @@ import { cpus, loadavg } from "node:os";
 import { Rng, matmul, randn, setThreads, threadCount } from "../src/index.js";
 import { runGemm } from "../src/linalg/driver.js";
 import { activeThreads } from "../src/threads/pool.js";
+import { kernelDescription } from "../src/wasm/loader.js";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -120,6 +121,7 @@ const numpy = r.status === 0 ? (JSON.parse(r.stdout) as { ms: number[]; blas: st
 const loadAfter = loadavg();
 
 console.log(`GEMM, float64, median of ${reps} runs; lib on ${used} thread(s) (of ${threads} asked) and on 1 thread`);
+console.log(`lib's kernel: ${kernelDescription()}`);
 console.log(
   `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}); load average ${loadBefore.map((v) => v.toFixed(2)).join(" ")} ` +
     `before, ${loadAfter.map((v) => v.toFixed(2)).join(" ")} after (other processes slow the timings down)`,

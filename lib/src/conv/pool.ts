@@ -1,5 +1,18 @@
 import { ShapeError } from "../errors.js";
 import { contiguous, zeros, type Tensor } from "../tensor.js";
+import { sharedZeros } from "../gemm.js";
+import { activeThreads, inPoolJob, runJob, threadCount } from "../threads/pool.js";
+
+// Planes (one image's one channel) are independent, so a batch's planes are shared among lib's threads in
+// fixed chunks; each plane's outputs (and its input gradient) are the same on any number of threads.
+const PLANES_PER_TASK = 16;
+/** Inputs with fewer values than this are pooled on the calling thread. */
+const THREAD_MIN_VALUES = 1 << 18;
+
+function poolThreads(values: number, tasks: number): number {
+  if (tasks < 2 || values < THREAD_MIN_VALUES || threadCount() === 1 || inPoolJob()) return 1;
+  return Math.min(threadCount(), activeThreads(), tasks);
+}
 import { checkDout, poolGeometry, type PoolGeometry, type PoolParam } from "./geometry.js";
 
 /** What maxPoolForwardFast keeps for maxPoolBackwardFast. */
@@ -19,17 +32,48 @@ export interface MaxPoolCache {
  */
 export function maxPoolForwardFast(x: Tensor, poolParam: PoolParam): { out: Tensor; cache: MaxPoolCache } {
   const g = poolGeometry("maxPoolForwardFast", x, poolParam);
-  const { N, C, H, W, ph, pw, stride, Ho, Wo } = g;
+  const { N, C, Ho, Wo } = g;
+  const planes = N * C;
+  const tasks = Math.ceil(planes / PLANES_PER_TASK);
+  const threads = poolThreads(x.shape.reduce((a, b) => a * b, 1), tasks);
+  const shared = threads > 1;
   const xc = contiguous(x);
-  const xs = xc.data;
-  const out = zeros([N, C, Ho, Wo]);
-  const o = out.data;
-  const argmax = new Int32Array(o.length);
+  let xs = xc.data;
+  let xOff = xc.offset;
+  if (shared && !(xs.buffer instanceof SharedArrayBuffer)) {
+    const n = planes * g.H * g.W;
+    xs = new Float64Array(new SharedArrayBuffer(8 * n));
+    xs.set(xc.data.subarray(xOff, xOff + n));
+    xOff = 0;
+  }
+  const out = shared ? sharedZeros([N, C, Ho, Wo]) : zeros([N, C, Ho, Wo]);
+  const argmax = shared ? new Int32Array(new SharedArrayBuffer(4 * out.data.length)) : new Int32Array(out.data.length);
+  const tiled = g.stride === g.ph && g.stride === g.pw;
+  const job: PoolForwardJob = { g, x: xs, xOff, out: out.data, argmax, tiled, chunk: PLANES_PER_TASK };
+  runJob("maxPoolForward", job, tasks, threads);
+  return { out, cache: { kind: "maxPoolFast", poolParam, geometry: g, argmax, tiled } };
+}
+
+/** Max pooling as a pool job: task t pools planes (n, c) [t·chunk, (t+1)·chunk) into their own outputs. */
+export interface PoolForwardJob {
+  g: PoolGeometry;
+  x: Float64Array;
+  xOff: number;
+  out: Float64Array;
+  argmax: Int32Array;
+  tiled: boolean;
+  chunk: number;
+}
+
+/** Runs task t of a forward pooling job (on any thread). */
+export function maxPoolForwardTask(job: PoolForwardJob, t: number): void {
+  const { g, x: xs, out: o, argmax, tiled } = job;
+  const { N, C, H, W, ph, pw, stride, Ho, Wo } = g;
   const plane = H * W;
   const P = Ho * Wo;
-  const tiled = stride === ph && stride === pw;
-  for (let q = 0; q < N * C; q++) {
-    const base = xc.offset + q * plane;
+  const q1 = Math.min(N * C, (t + 1) * job.chunk);
+  for (let q = t * job.chunk; q < q1; q++) {
+    const base = job.xOff + q * plane;
     const ob = q * P;
     if (tiled && ph === 2 && pw === 2) {
       // The usual 2x2 windows of stride 2: four reads each, compared in row-major order (strict >, so
@@ -109,8 +153,8 @@ export function maxPoolForwardFast(x: Tensor, poolParam: PoolParam): { out: Tens
       }
     }
   }
-  return { out, cache: { kind: "maxPoolFast", poolParam, geometry: g, argmax, tiled } };
 }
+
 
 /**
  * Gradient of maxPoolForwardFast: each output's gradient goes to its window's (first) maximum.
@@ -122,21 +166,55 @@ export function maxPoolBackwardFast(dout: Tensor, cache: MaxPoolCache): { dx: Te
   }
   const { N, C, H, W, Ho, Wo } = cache.geometry;
   const d = contiguous(checkDout("maxPoolBackwardFast", dout, [N, C, Ho, Wo]));
-  const ds = d.data;
-  const dx = zeros([N, C, H, W]);
-  const dxs = dx.data;
+  const planes = N * C;
+  const tasks = Math.ceil(planes / PLANES_PER_TASK);
+  const threads = poolThreads(planes * H * W, tasks);
+  const shared = threads > 1;
+  let ds = d.data;
+  let dOff = d.offset;
+  if (shared && !(ds.buffer instanceof SharedArrayBuffer)) {
+    const n = planes * Ho * Wo;
+    ds = new Float64Array(new SharedArrayBuffer(8 * n));
+    ds.set(d.data.subarray(dOff, dOff + n));
+    dOff = 0;
+  }
+  let { argmax } = cache;
+  if (shared && !(argmax.buffer instanceof SharedArrayBuffer)) {
+    argmax = new Int32Array(new SharedArrayBuffer(4 * argmax.length));
+    argmax.set(cache.argmax);
+  }
+  const dx = shared ? sharedZeros([N, C, H, W]) : zeros([N, C, H, W]);
+  const job: PoolBackwardJob = { g: cache.geometry, dout: ds, doutOff: dOff, argmax, tiled: cache.tiled, dx: dx.data, chunk: PLANES_PER_TASK };
+  runJob("maxPoolBackward", job, tasks, threads);
+  return { dx };
+}
+
+/** The gradient of max pooling as a pool job: task t fills the input gradient of planes [t·chunk, (t+1)·chunk). */
+export interface PoolBackwardJob {
+  g: PoolGeometry;
+  dout: Float64Array;
+  doutOff: number;
+  argmax: Int32Array;
+  tiled: boolean;
+  dx: Float64Array;
+  chunk: number;
+}
+
+/** Runs task t of a backward pooling job (on any thread). */
+export function maxPoolBackwardTask(job: PoolBackwardJob, t: number): void {
+  const { g, dout: ds, argmax, tiled, dx: dxs } = job;
+  const { N, C, H, W, Ho, Wo } = g;
   const plane = H * W;
   const P = Ho * Wo;
-  const { argmax, tiled } = cache;
-  for (let q = 0; q < N * C; q++) {
+  const q1 = Math.min(N * C, (t + 1) * job.chunk);
+  for (let q = t * job.chunk; q < q1; q++) {
     const base = q * plane;
     const ob = q * P;
-    const src = d.offset + ob;
+    const src = job.doutOff + ob;
     if (tiled) {
       for (let k = 0; k < P; k++) dxs[base + argmax[ob + k]] = ds[src + k];
     } else {
       for (let k = 0; k < P; k++) dxs[base + argmax[ob + k]] += ds[src + k];
     }
   }
-  return { dx };
 }

@@ -54,6 +54,14 @@ function compileProbe(): ((a: number, b: number, c: number) => number) | null {
   }
 }
 
+/** A phrase for benchmark reports: which multiply-add the kernels use. */
+export function kernelDescription(): string {
+  const mode = fmaKernels();
+  if (mode === "fused") return "WebAssembly SIMD, fused multiply-add (relaxed SIMD)";
+  if (mode === "relaxed") return "WebAssembly SIMD, relaxed multiply-add (not fused on this CPU)";
+  return process.env[FMA_ENV] === "0" ? `WebAssembly SIMD, multiply then add (${FMA_ENV}=0)` : "WebAssembly SIMD, multiply then add (no relaxed SIMD here)";
+}
+
 /** Which multiply-add the kernels of this process use (decided once, on first use). */
 export function fmaKernels(): FmaMode {
   if (fmaMode) return fmaMode;
