@@ -181,8 +181,9 @@ def banner(st, kind):
         lines.append("*This is the students' version: outputs that would give an answer away are left out.*")
     figs = st.get("figures") or []
     if figs:
-        # One raw HTML block: markdown inside <details> would be split apart on its way to reST.
-        items = "".join(f"<li>{html.escape(f)}</li>" for f in figs[:40])
+        # One raw HTML block: markdown inside <details> would be split apart on its way to reST. A "|" is
+        # written as an entity, since reST would read |x| as a substitution.
+        items = "".join(f"<li>{html.escape(f).replace('|', '&#124;')}</li>" for f in figs[:40])
         lines += ["", f"<details><summary>Figures this run measured</summary><ul>{items}</ul></details>"]
     return nbformat.v4.new_markdown_cell("\n".join(lines), metadata={"semantic_gap_banner": True})
 
