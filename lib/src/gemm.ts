@@ -4,7 +4,7 @@
 import ndarray from "ndarray";
 import { ShapeError, shapeStr } from "./errors.js";
 import { runGemm } from "./linalg/driver.js";
-import { activeThreads, inPoolJob, threadCount } from "./threads/pool.js";
+import { jobThreads } from "./threads/pool.js";
 import { checkTensor, zeros, type Tensor } from "./tensor.js";
 
 export { instantiateWasm } from "./wasm/loader.js";
@@ -100,8 +100,7 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
 
 /** The threads a product of this shape runs on now (1 below GEMM_THREAD_MIN_FLOPS). */
 function threadsFor(M: number, N: number, K: number): number {
-  if (2 * M * N * K < GEMM_THREAD_MIN_FLOPS || threadCount() === 1 || inPoolJob()) return 1;
-  return Math.min(threadCount(), activeThreads());
+  return jobThreads(Infinity, 2 * M * N * K >= GEMM_THREAD_MIN_FLOPS);
 }
 
 /**

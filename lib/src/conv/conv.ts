@@ -2,7 +2,7 @@ import { ShapeError } from "../errors.js";
 import { instantiateKernel } from "../wasm/loader.js";
 import { contiguous, zeros, type Tensor } from "../tensor.js";
 import { sharedZeros } from "../gemm.js";
-import { activeThreads, inPoolJob, runJob, threadCount } from "../threads/pool.js";
+import { jobThreads, runJob, sharedCopy } from "../threads/pool.js";
 import { checkDout, convGeometry, type ConvGeometry, type ConvParam } from "./geometry.js";
 import { col2im, im2col } from "./im2col.js";
 
@@ -117,11 +117,8 @@ function stageFilters(m: Float64Array, w: Float64Array, g: ConvGeometry, L: Layo
 /** A dense copy of t's values (in shared memory when `shared`), or t's own buffer when that will do. */
 function valuesOf(t: Tensor, shared: boolean): { data: Float64Array; off: number } {
   const d = denseData(t);
-  if (!shared || d.data.buffer instanceof SharedArrayBuffer) return d;
-  const n = t.shape.reduce((a, b) => a * b, 1);
-  const copy = new Float64Array(new SharedArrayBuffer(8 * n));
-  copy.set(d.data.subarray(d.off, d.off + n));
-  return { data: copy, off: 0 };
+  if (!shared) return d;
+  return { data: sharedCopy(d.data.subarray(d.off, d.off + t.shape.reduce((a, b) => a * b, 1))), off: 0 };
 }
 
 function allocate(n: number, shared: boolean): Float64Array {
@@ -130,9 +127,7 @@ function allocate(n: number, shared: boolean): Float64Array {
 
 /** The threads a convolution of this size runs on (1 for small batches, inside pool jobs, or with no pool). */
 function convThreads(g: ConvGeometry, tasks: number): number {
-  const macs = g.N * g.F * g.C * g.HH * g.WW * g.Ho * g.Wo;
-  if (tasks < 2 || macs < THREAD_MIN_MACS || threadCount() === 1 || inPoolJob()) return 1;
-  return Math.min(threadCount(), activeThreads(), tasks);
+  return jobThreads(tasks, g.N * g.F * g.C * g.HH * g.WW * g.Ho * g.Wo >= THREAD_MIN_MACS);
 }
 
 /** A forward pass as a pool job: task t convolves images [t·chunk, (t+1)·chunk) into their own rows of out. */
@@ -290,11 +285,10 @@ function convBackward(fn: string, dout: Tensor, cache: ConvCache, inputGrad: boo
   filters.set(wd.data.subarray(wd.off, wd.off + F * K));
   // The forward pass's buffers are shared already when it ran on the pool; else copied now if need be.
   let { xData, xOff, cols } = cache;
-  if (shared && !cols && !(xData.buffer instanceof SharedArrayBuffer)) ({ data: xData, off: xOff } = valuesOf(cache.x, true));
-  if (shared && cols && !(cols.buffer instanceof SharedArrayBuffer)) {
-    const c = allocate(cols.length, true);
-    c.set(cols);
-    cols = c;
+  if (shared && cols) cols = sharedCopy(cols);
+  else if (shared) {
+    xData = sharedCopy(xData.subarray(xOff, xOff + N * C * H * W));
+    xOff = 0;
   }
   const dx = inputGrad ? (shared ? sharedZeros([N, C, H, W]) : zeros([N, C, H, W])) : null;
   const partials = allocate(tasks * (F * K + F), shared);

@@ -1,7 +1,7 @@
 import { ShapeError } from "../errors.js";
 import { contiguous, zeros, type Tensor } from "../tensor.js";
 import { sharedZeros } from "../gemm.js";
-import { activeThreads, inPoolJob, runJob, threadCount } from "../threads/pool.js";
+import { jobThreads, runJob, sharedCopy } from "../threads/pool.js";
 
 // Planes (one image's one channel) are independent, so a batch's planes are shared among lib's threads in
 // fixed chunks; each plane's outputs (and its input gradient) are the same on any number of threads.
@@ -9,10 +9,6 @@ const PLANES_PER_TASK = 16;
 /** Inputs with fewer values than this are pooled on the calling thread. */
 const THREAD_MIN_VALUES = 1 << 18;
 
-function poolThreads(values: number, tasks: number): number {
-  if (tasks < 2 || values < THREAD_MIN_VALUES || threadCount() === 1 || inPoolJob()) return 1;
-  return Math.min(threadCount(), activeThreads(), tasks);
-}
 import { checkDout, poolGeometry, type PoolGeometry, type PoolParam } from "./geometry.js";
 
 /** What maxPoolForwardFast keeps for maxPoolBackwardFast. */
@@ -35,15 +31,13 @@ export function maxPoolForwardFast(x: Tensor, poolParam: PoolParam): { out: Tens
   const { N, C, Ho, Wo } = g;
   const planes = N * C;
   const tasks = Math.ceil(planes / PLANES_PER_TASK);
-  const threads = poolThreads(x.shape.reduce((a, b) => a * b, 1), tasks);
+  const threads = jobThreads(tasks, planes * g.H * g.W >= THREAD_MIN_VALUES);
   const shared = threads > 1;
   const xc = contiguous(x);
   let xs = xc.data;
   let xOff = xc.offset;
-  if (shared && !(xs.buffer instanceof SharedArrayBuffer)) {
-    const n = planes * g.H * g.W;
-    xs = new Float64Array(new SharedArrayBuffer(8 * n));
-    xs.set(xc.data.subarray(xOff, xOff + n));
+  if (shared) {
+    xs = sharedCopy(xs.subarray(xOff, xOff + planes * g.H * g.W));
     xOff = 0;
   }
   const out = shared ? sharedZeros([N, C, Ho, Wo]) : zeros([N, C, Ho, Wo]);
@@ -168,21 +162,15 @@ export function maxPoolBackwardFast(dout: Tensor, cache: MaxPoolCache): { dx: Te
   const d = contiguous(checkDout("maxPoolBackwardFast", dout, [N, C, Ho, Wo]));
   const planes = N * C;
   const tasks = Math.ceil(planes / PLANES_PER_TASK);
-  const threads = poolThreads(planes * H * W, tasks);
+  const threads = jobThreads(tasks, planes * H * W >= THREAD_MIN_VALUES);
   const shared = threads > 1;
   let ds = d.data;
   let dOff = d.offset;
-  if (shared && !(ds.buffer instanceof SharedArrayBuffer)) {
-    const n = planes * Ho * Wo;
-    ds = new Float64Array(new SharedArrayBuffer(8 * n));
-    ds.set(d.data.subarray(dOff, dOff + n));
+  if (shared) {
+    ds = sharedCopy(ds.subarray(dOff, dOff + planes * Ho * Wo));
     dOff = 0;
   }
-  let { argmax } = cache;
-  if (shared && !(argmax.buffer instanceof SharedArrayBuffer)) {
-    argmax = new Int32Array(new SharedArrayBuffer(4 * argmax.length));
-    argmax.set(cache.argmax);
-  }
+  const argmax = shared ? sharedCopy(cache.argmax) : cache.argmax;
   const dx = shared ? sharedZeros([N, C, H, W]) : zeros([N, C, H, W]);
   const job: PoolBackwardJob = { g: cache.geometry, dout: ds, doutOff: dOff, argmax, tiled: cache.tiled, dx: dx.data, chunk: PLANES_PER_TASK };
   runJob("maxPoolBackward", job, tasks, threads);

@@ -123,7 +123,7 @@ export function gemmPart(g: GemmOperands, part: GemmPart): void {
         stageRows(B, bBlock, bCs, nc, ncPad, kc, kc, mem, RAW_B_AT / 8);
         packLines(RAW_B_AT, kc * 8, kc, ncPad, B_AT);
       } else {
-        packPanel(B, bBlock, bCs, bRs, nc, kc, kc, mem, B_AT / 8);
+        packPanel(B, bBlock, bCs, bRs, nc, kc, mem, B_AT / 8);
       }
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = Math.min(MC, i1 - ic);
@@ -140,7 +140,7 @@ export function gemmPart(g: GemmOperands, part: GemmPart): void {
           stageRows(A, aBlock, aCs, kc, kc, mc, mcPad, mem, A_AT / 8);
           macro(A_AT, B_AT, C_AT, mcPad, ncPad, kc, 8, mcPad * 8);
         } else {
-          packPanel(A, aBlock, aRs, aCs, mc, kc, kc, mem, A_AT / 8);
+          packPanel(A, aBlock, aRs, aCs, mc, kc, mem, A_AT / 8);
           macro(A_AT, B_AT, C_AT, mcPad, ncPad, kc, kc * 8, MR * 8);
         }
         // Add the scratch block into the real (strided) C; into a C still all zeros, copy it (a memcpy a row).
@@ -183,7 +183,7 @@ function stageRows(
 }
 
 // A panel is stored as micro-panels of 4 lines (rows of an A block, columns of a B block; MR = NR = 4):
-// for each step p, the 4 lines' values side by side; lines past `lines` and steps past kc are zeros.
+// for each step p, the 4 lines' values side by side; lines past `lines` are zeros.
 // Line l's value at step p is at off + l*ls + p*ps.
 function packPanel(
   src: Float64Array,
@@ -192,7 +192,6 @@ function packPanel(
   ps: number,
   lines: number,
   kc: number,
-  kcPad: number,
   dst: Float64Array,
   at: number,
 ): void {
@@ -217,6 +216,5 @@ function packPanel(
         for (let r = 0; r < 4; r++) dst[k++] = r < n ? src[off + (l0 + r) * ls + p * ps] : 0;
       }
     }
-    for (let p = kc; p < kcPad; p++) for (let r = 0; r < 4; r++) dst[k++] = 0;
   }
 }

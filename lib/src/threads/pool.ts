@@ -96,6 +96,23 @@ export function inPoolJob(): boolean {
   return running;
 }
 
+/**
+ * The threads a job of `tasks` tasks should run on now: 1 when it is not worth the pool (`worth` false), when
+ * one thread is wanted, or inside a pool job; else as many as are wanted and running, up to one a task.
+ */
+export function jobThreads(tasks: number, worth: boolean): number {
+  if (!worth || tasks < 2 || threadCount() === 1 || inPoolJob()) return 1;
+  return Math.min(threadCount(), activeThreads(), tasks);
+}
+
+/** `a` itself when it lies in shared memory, else a copy of it there, for the pool's workers to read. */
+export function sharedCopy<T extends Float64Array | Int32Array>(a: T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const copy = new (a.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
+  copy.set(a);
+  return copy;
+}
+
 /** The threads a job can run on right now: the calling thread and the pool's workers that have started. */
 export function activeThreads(): number {
   const p = getPool();
